@@ -1,0 +1,58 @@
+"""Fixtures shared by every app's tests: real PostgreSQL, real Redis."""
+
+import pytest
+from django.core.cache import cache
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Argon2 is deliberately slow; tests that check hashing itself restore it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database of its own (REDIS_URL, db 15)."""
+    get_redis_connection("default").flushdb()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def bearer(user) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {RefreshToken.for_user(user).access_token}"}
+
+
+@pytest.fixture
+def user(db):
+    from users.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def as_user(user):
+    """An API client logged in as `user`."""
+    client = APIClient()
+    client.credentials(**bearer(user))
+    return client
+
+
+@pytest.fixture
+def client_for():
+    """client_for(some_user) -> an API client logged in as that user."""
+
+    def make(some_user):
+        client = APIClient()
+        client.credentials(**bearer(some_user))
+        return client
+
+    return make

@@ -1,0 +1,131 @@
+"""The one pagination of the API: opaque keyset cursors.
+
+A cursor is the sort key of the last item served, signed so that a tampered or
+foreign cursor is a 400 rather than a wrong page or a 500. Keyset (not offset)
+pagination is what keeps pages stable while new items arrive: the next page
+starts strictly after the last key seen, whatever was inserted above it.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db.models import F, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+_SALT = "puppies.cursor"
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return signing.dumps(list(key), salt=_SALT, compress=True, serializer=_Serializer)
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        key = signing.loads(cursor, salt=_SALT, serializer=_Serializer)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+    if not isinstance(key, list):
+        raise ValidationError({"cursor": ["Invalid cursor."]})
+    return key
+
+
+class _Serializer(signing.JSONSerializer):
+    def dumps(self, obj):
+        return super().dumps([v.isoformat() if hasattr(v, "isoformat") else v for v in obj])
+
+
+def read_limit(request) -> int:
+    raw = request.query_params.get("limit")
+    if raw in (None, ""):
+        return settings.PAGE_DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= settings.PAGE_MAX_LIMIT:
+        raise ValidationError(
+            {"limit": [f"Must be a whole number from 1 to {settings.PAGE_MAX_LIMIT}."]}
+        )
+    return limit
+
+
+class KeysetPagination(BasePagination):
+    """Pages a queryset by the view's `ordering`, e.g. ("-created_at", "-id").
+
+    All ordering fields go the same way and the last one must be unique, so the
+    key of the last item served identifies the page boundary exactly.
+    """
+
+    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:
+        ordering: Sequence[str] = view.ordering
+        descending = ordering[0].startswith("-")
+        names = [field.lstrip("-") for field in ordering]
+        limit = read_limit(request)
+
+        cursor = request.query_params.get("cursor")
+        if cursor:
+            key = self._parse_key(queryset.model, names, decode_cursor(cursor))
+            after = TupleLessThan if descending else TupleGreaterThan
+            queryset = queryset.filter(after(Tuple(*(F(n) for n in names)), key))
+
+        items = list(queryset.order_by(*ordering)[: limit + 1])
+        self.next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            self.next_cursor = encode_cursor([getattr(last, n) for n in names])
+        return items
+
+    @staticmethod
+    def _parse_key(model, names: list[str], raw: list) -> tuple:
+        if len(raw) != len(names):
+            raise ValidationError({"cursor": ["Invalid cursor."]})
+        try:
+            return tuple(
+                model._meta.get_field(name).to_python(value)
+                for name, value in zip(names, raw, strict=True)
+            )
+        except Exception:
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def get_paginated_response(self, data) -> Response:
+        return Response({"results": data, "next_cursor": self.next_cursor})
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        return {
+            "type": "object",
+            "required": ["results", "next_cursor"],
+            "properties": {
+                "results": schema,
+                "next_cursor": {"type": "string", "nullable": True},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "Opaque cursor from the previous page's next_cursor.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"Page size, 1..{settings.PAGE_MAX_LIMIT} "
+                f"(default {settings.PAGE_DEFAULT_LIMIT}).",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": settings.PAGE_MAX_LIMIT,
+                    "default": settings.PAGE_DEFAULT_LIMIT,
+                },
+            },
+        ]

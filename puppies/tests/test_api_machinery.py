@@ -1,0 +1,154 @@
+"""The cross-cutting contract: error format, request ids, docs, health."""
+
+import pytest
+from django.urls import path
+from rest_framework.views import APIView
+
+from puppies import urls as root_urls
+
+
+class Boom(APIView):
+    authentication_classes = []
+    permission_classes = []
+
+    def get(self, request):
+        raise RuntimeError("kaboom: secret internals")
+
+
+urlpatterns = [path("boom", Boom.as_view()), *root_urls.urlpatterns]
+handler500 = root_urls.handler500
+handler404 = root_urls.handler404
+
+
+@pytest.fixture
+def boom_urls(settings):
+    settings.ROOT_URLCONF = __name__
+
+
+@pytest.mark.django_db
+def test_unknown_url_is_json_404(api):
+    response = api.get("/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_crash_is_json_500_without_a_stack_trace(boom_urls):
+    from rest_framework.test import APIClient
+
+    client = APIClient(raise_request_exception=False)
+    response = client.get("/boom")
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+    assert "kaboom" not in response.content.decode()
+    assert "Traceback" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_wrong_method_is_json_405(api):
+    response = api.delete("/v1/auth/register")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_400(api):
+    response = api.post(
+        "/v1/auth/register", data='{"username": "rex",', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+@pytest.mark.django_db
+def test_request_id_is_echoed_when_valid_and_generated_otherwise(api):
+    echoed = api.get("/healthz", HTTP_X_REQUEST_ID="abc-123")
+    generated = api.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    missing = api.get("/healthz")
+
+    assert echoed["X-Request-ID"] == "abc-123"
+    assert generated["X-Request-ID"] not in ("", "bad id\nwith newline")
+    assert len(missing["X-Request-ID"]) == 32
+    assert missing["X-Request-ID"] != generated["X-Request-ID"]
+
+
+@pytest.mark.django_db
+def test_request_id_appears_in_json_logs(api, capsys):
+    import logging
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from puppies.request_id import RequestIdLogFilter
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    handler = Keep()
+    handler.addFilter(RequestIdLogFilter())
+    handler.setFormatter(JsonFormatter("%(message)s %(request_id)s"))
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        api.get("/v1/users/999999", HTTP_X_REQUEST_ID="trace-me-42")
+    finally:
+        logger.removeHandler(handler)
+
+    assert any('"request_id": "trace-me-42"' in line for line in records)
+
+
+@pytest.mark.django_db
+def test_schema_docs_and_redoc_are_served_without_a_cdn(api):
+    schema = api.get("/v1/schema")
+    docs = api.get("/v1/docs")
+    redoc = api.get("/v1/redoc")
+
+    assert schema.status_code == docs.status_code == redoc.status_code == 200
+    assert b"/v1/auth/register" in schema.content
+    for page in (docs, redoc):
+        html = page.content.decode()
+        assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+        assert "/static/drf_spectacular_sidecar/" in html
+
+
+@pytest.mark.django_db
+def test_sidecar_assets_are_served(api):
+    html = api.get("/v1/docs").content.decode()
+    import re
+
+    asset = re.search(r'src="(/static/drf_spectacular_sidecar/[^"]+\.js)"', html).group(1)
+    response = api.get(asset)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_healthz_and_readyz_ok_when_everything_is_up(api):
+    assert api.get("/healthz").status_code == 200
+    ready = api.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_names_what_is_down(api, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+    ready = api.get("/readyz")
+
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"].startswith("down")
+    assert "redis" in body["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_metrics_are_exposed(api):
+    api.get("/healthz")
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert b"django_http_requests_total" in response.content

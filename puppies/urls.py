@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from puppies import health
+
+api_v1 = [
+    path("", include("users.urls")),
+    path("", include("posts.urls")),
+    path("", include("interactions.urls")),
+    path("", include("feed.urls")),
+    path("", include("ingestion.urls")),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+urlpatterns = [
+    path("v1/", include(api_v1)),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("", include("django_prometheus.urls")),
+]
+
+handler400 = "puppies.errors.bad_request"
+handler403 = "puppies.errors.permission_denied"
+handler404 = "puppies.errors.not_found"
+handler500 = "puppies.errors.server_error"

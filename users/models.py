@@ -1,0 +1,46 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+USERNAME_RE = r"^[A-Za-z0-9_]{3,30}$"
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        MEMBER = "member"
+        MODERATOR = "moderator"
+        ADMIN = "admin"
+
+    username = models.CharField(
+        max_length=30,
+        unique=True,
+        validators=[RegexValidator(USERNAME_RE, "3 to 30 letters, digits or underscores.")],
+        error_messages={"unique": "This username is taken."},
+    )
+    email = models.EmailField()
+    first_name = None
+    last_name = None
+    display_name = models.CharField(max_length=50, blank=True)
+    bio = models.CharField(max_length=300, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    follower_count = models.PositiveIntegerField(default=0)
+    following_count = models.PositiveIntegerField(default=0)
+    post_count = models.PositiveIntegerField(default=0)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="users_username_ci_unique"),
+            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role in (self.Role.MODERATOR, self.Role.ADMIN) or self.is_superuser

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from users import views
+
+urlpatterns = [
+    path("auth/register", views.RegisterView.as_view(), name="register"),
+    path("auth/token", views.LoginView.as_view(), name="token"),
+    path("auth/token/refresh", views.RefreshView.as_view(), name="token-refresh"),
+    path("auth/logout", views.LogoutView.as_view(), name="logout"),
+    path("auth/password", views.PasswordChangeView.as_view(), name="password-change"),
+    path("users/me", views.MeView.as_view(), name="me"),
+    path("users/<int:user_id>", views.UserDetailView.as_view(), name="user-detail"),
+    path("users/@<str:username>", views.UserDetailView.as_view(), name="user-by-username"),
+]

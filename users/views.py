@@ -1,0 +1,94 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from users import selectors, services
+from users.serializers import (
+    LoginSerializer,
+    MeSerializer,
+    PasswordChangeSerializer,
+    ProfileUpdateSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+)
+
+
+class RegisterView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RegisterSerializer, responses={201: MeSerializer}, tags=["auth"])
+    def post(self, request):
+        data = RegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.register_user(**data.validated_data)
+        return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
+class LoginView(TokenObtainPairView):
+    authentication_classes = []
+    serializer_class = LoginSerializer
+
+
+@extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
+class RefreshView(TokenRefreshView):
+    authentication_classes = []
+
+
+class LogoutView(APIView):
+    # The refresh token in the body is the credential: an expired access token
+    # must not stop a client from logging out.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+    @extend_schema(request=RefreshSerializer, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        data = RefreshSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.log_out(data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        data = PasswordChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.change_password(request.user, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer, tags=["users"])
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=ProfileUpdateSerializer, responses=MeSerializer, tags=["users"])
+    def patch(self, request):
+        data = ProfileUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.update_profile(request.user, **data.validated_data)
+        return Response(MeSerializer(user).data)
+
+
+class UserDetailView(APIView):
+    @extend_schema(responses=UserSerializer, tags=["users"])
+    def get(self, request, user_id: int | None = None, username: str | None = None):
+        user = selectors.get_user(request.user, user_id=user_id, username=username)
+        if user is None:
+            raise NotFound("User not found.")
+        return Response(UserSerializer(user).data)
