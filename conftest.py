@@ -56,3 +56,17 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def count_queries(db):
+    """count_queries(fn) -> (number of SQL queries fn ran, fn's result)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def run(fn):
+        with CaptureQueriesContext(connection) as ctx:
+            result = fn()
+        return len(ctx), result
+
+    return run

@@ -174,6 +174,8 @@ SPECTACULAR_SETTINGS = {
 USERNAME_MIN_LENGTH = 3
 USERNAME_MAX_LENGTH = 30
 BIO_MAX_LENGTH = env.int("BIO_MAX_LENGTH", default=300)
+POST_MAX_LENGTH = env.int("POST_MAX_LENGTH", default=2000)
+COMMENT_MAX_LENGTH = env.int("COMMENT_MAX_LENGTH", default=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
 
 # --- Internationalization, static -------------------------------------------

@@ -1,7 +1,9 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 USERNAME_RE = r"^[A-Za-z0-9_]{3,30}$"
 
@@ -44,3 +46,33 @@ class User(AbstractUser):
     @property
     def is_moderator(self) -> bool:
         return self.role in (self.Role.MODERATOR, self.Role.ADMIN) or self.is_superuser
+
+
+class Follow(models.Model):
+    """`follower` follows `followee`. Counters on User are kept in step by users.services."""
+
+    pk = models.CompositePrimaryKey("follower", "followee")
+    follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # fan-out pages a followee's followers by follower_id (keyset)
+            models.Index(fields=["followee", "follower"], name="follow_followee_follower"),
+            # the followers / following lists, newest first
+            models.Index(
+                F("followee"), F("created_at").desc(), F("follower"), name="follow_followers_list"
+            ),
+            models.Index(
+                F("follower"), F("created_at").desc(), F("followee"), name="follow_following_list"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(follower=models.F("followee")), name="follow_not_self"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} follows {self.followee_id}"

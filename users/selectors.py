@@ -1,17 +1,41 @@
-"""Reads of users and profiles."""
+"""Reads of users, profiles and follows, always as a given viewer sees them."""
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Value
 
-from users.models import User
-
-
-def users_visible_to(viewer: User | None) -> QuerySet[User]:
-    """Users as `viewer` sees them (annotated with `is_following` once follows exist)."""
-    return User.objects.filter(is_active=True)
+from users.models import Follow, User
 
 
-def get_user(viewer: User | None, *, user_id: int | None = None, username: str | None = None):
+def _is_following(viewer: User, user_ref: str):
+    """An `is_following` expression: does `viewer` follow the user at `user_ref`?"""
+    if not viewer.is_authenticated:
+        return Value(False)
+    return Exists(Follow.objects.filter(follower_id=viewer.pk, followee_id=OuterRef(user_ref)))
+
+
+def users_visible_to(viewer: User) -> QuerySet[User]:
+    return User.objects.filter(is_active=True).annotate(is_following=_is_following(viewer, "pk"))
+
+
+def get_user(viewer: User, *, user_id: int | None = None, username: str | None = None):
     users = users_visible_to(viewer)
     if username is not None:
         return users.filter(username__iexact=username).first()
     return users.filter(pk=user_id).first()
+
+
+def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:
+    """Follows whose `follower` (annotated with is_following) follows `user_id`."""
+    return (
+        Follow.objects.filter(followee_id=user_id, follower__is_active=True)
+        .select_related("follower")
+        .annotate(viewer_follows=_is_following(viewer, "follower_id"))
+    )
+
+
+def following_of(viewer: User, user_id: int) -> QuerySet[Follow]:
+    """Follows whose `followee` (annotated with is_following) `user_id` follows."""
+    return (
+        Follow.objects.filter(follower_id=user_id, followee__is_active=True)
+        .select_related("followee")
+        .annotate(viewer_follows=_is_following(viewer, "followee_id"))
+    )

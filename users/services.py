@@ -3,13 +3,17 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from feed import services as feed
+from interactions import services as interactions
+from interactions.models import Notification
 from puppies.errors import Conflict
-from users.models import User
+from users.models import Follow, User
 
 
 def _check_password(password: str, user: User, field: str) -> None:
@@ -73,3 +77,31 @@ def log_out(refresh: str) -> None:
         RefreshToken(refresh).blacklist()
     except TokenError as exc:
         raise InvalidToken(str(exc)) from None
+
+
+def follow(follower: User, followee: User) -> bool:
+    """Make `follower` follow `followee`; True if this created the follow (idempotent)."""
+    if follower.pk == followee.pk:
+        raise ValidationError({"user": ["You cannot follow yourself."]})
+    with transaction.atomic():
+        _, created = Follow.objects.get_or_create(follower=follower, followee=followee)
+        if created:
+            User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
+            User.objects.filter(pk=followee.pk).update(follower_count=F("follower_count") + 1)
+            feed.start_following(follower, followee)
+            interactions.notify(followee, follower, Notification.Type.FOLLOW)
+    return created
+
+
+def unfollow(follower: User, followee: User) -> None:
+    """Stop `follower` following `followee` (idempotent)."""
+    with transaction.atomic():
+        deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+        if deleted:
+            User.objects.filter(pk=follower.pk, following_count__gt=0).update(
+                following_count=F("following_count") - 1
+            )
+            User.objects.filter(pk=followee.pk, follower_count__gt=0).update(
+                follower_count=F("follower_count") - 1
+            )
+            feed.stop_following(follower, followee)

@@ -11,4 +11,7 @@ urlpatterns = [
     path("users/me", views.MeView.as_view(), name="me"),
     path("users/<int:user_id>", views.UserDetailView.as_view(), name="user-detail"),
     path("users/@<str:username>", views.UserDetailView.as_view(), name="user-by-username"),
+    path("users/<int:user_id>/follow", views.FollowView.as_view(), name="user-follow"),
+    path("users/<int:user_id>/followers", views.FollowersView.as_view(), name="user-followers"),
+    path("users/<int:user_id>/following", views.FollowingView.as_view(), name="user-following"),
 ]

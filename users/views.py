@@ -1,7 +1,8 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
@@ -92,3 +93,67 @@ class UserDetailView(APIView):
         if user is None:
             raise NotFound("User not found.")
         return Response(UserSerializer(user).data)
+
+
+def get_user_or_404(request, user_id: int):
+    user = selectors.get_user(request.user, user_id=user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+class FollowView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None, responses={200: UserSerializer, 201: UserSerializer}, tags=["users"]
+    )
+    def post(self, request, user_id: int):
+        created = services.follow(request.user, get_user_or_404(request, user_id))
+        user = get_user_or_404(request, user_id)  # fresh counters and is_following
+        return Response(
+            UserSerializer(user).data, status=status.HTTP_201_CREATED if created else 200
+        )
+
+    @extend_schema(responses={204: None}, tags=["users"])
+    def delete(self, request, user_id: int):
+        services.unfollow(request.user, get_user_or_404(request, user_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _FollowListView(GenericAPIView):
+    """A page of users from a page of Follow rows, newest follow first."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = UserSerializer
+    side: str  # "follower" or "followee": which end of the Follow to show
+
+    def follows(self, user_id: int):
+        raise NotImplementedError
+
+    @extend_schema(tags=["users"])
+    def get(self, request, user_id: int):
+        get_user_or_404(request, user_id)
+        page = self.paginate_queryset(self.follows(user_id))
+        users = []
+        for follow in page:
+            user = getattr(follow, self.side)
+            user.is_following = follow.viewer_follows
+            users.append(user)
+        return self.get_paginated_response(UserSerializer(users, many=True).data)
+
+
+class FollowersView(_FollowListView):
+    side = "follower"
+    ordering = ("-created_at", "-follower_id")
+
+    def follows(self, user_id: int):
+        return selectors.followers_of(self.request.user, user_id)
+
+
+class FollowingView(_FollowListView):
+    side = "followee"
+    ordering = ("-created_at", "-followee_id")
+
+    def follows(self, user_id: int):
+        return selectors.following_of(self.request.user, user_id)
