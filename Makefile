@@ -21,8 +21,8 @@ migrate: services
 
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	mkdir -p .local
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start --port $(PORT)
+	rm -rf .local/metrics && mkdir -p .local/metrics
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.local/metrics PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start --port $(PORT)
 
 test: services
 	$(BIN)/pytest $(PYTEST_ARGS)

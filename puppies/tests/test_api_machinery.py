@@ -152,3 +152,19 @@ def test_metrics_are_exposed(api):
     response = api.get("/metrics")
     assert response.status_code == 200
     assert b"django_http_requests_total" in response.content
+
+
+@pytest.mark.django_db
+def test_scrape_gauges_are_read_on_every_scrape(api):
+    from puppies.metrics import _scrape_gauges, scrape_gauge
+
+    depth = iter([3, 7])
+    scrape_gauge("puppies_test_depth", "A test gauge.")(lambda: next(depth))
+    try:
+        first = api.get("/metrics").content.decode()
+        second = api.get("/metrics").content.decode()
+    finally:
+        del _scrape_gauges["puppies_test_depth"]
+
+    assert "puppies_test_depth 3.0" in first
+    assert "puppies_test_depth 7.0" in second
