@@ -22,3 +22,7 @@ def start_following(follower: User, followee: User) -> None:
 
 def stop_following(follower: User, followee: User) -> None:
     """`follower` no longer follows `followee`: drop the followee's posts from the feed."""
+
+
+def restore_post(post: Post) -> None:
+    """A hidden post was unhidden by a moderator: it belongs in feeds again."""
