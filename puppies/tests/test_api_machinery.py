@@ -168,3 +168,23 @@ def test_scrape_gauges_are_read_on_every_scrape(api):
 
     assert "puppies_test_depth 3.0" in first
     assert "puppies_test_depth 7.0" in second
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml")
+    )
+    assert "/v1/auth/token" in (tmp_path / "schema.yml").read_text()
+
+
+@pytest.mark.django_db
+def test_schema_documents_the_error_format(api):
+    schema = api.get("/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "Error" in schema["components"]["schemas"]
+    get_post = schema["paths"]["/v1/posts/{post_id}"]["get"]["responses"]
+    assert get_post["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
