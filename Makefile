@@ -35,5 +35,8 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench-likes: services
+	$(BIN)/python bench/likes.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache

@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from feed import views
+
+urlpatterns = [
+    path("feed", views.FeedView.as_view(), name="feed"),
+]

@@ -1,10 +1,26 @@
 """Writes for likes, comments, reports and notifications."""
 
-from django.db import IntegrityError, transaction
+import logging
+import re
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
-from interactions.models import Notification
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Lower
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from interactions import like_buffer
+from interactions import metrics as like_metrics
+from interactions.models import Comment, Notification, Report
 from posts.models import Post
+from puppies.errors import ServiceUnavailable
 from users.models import User
+
+logger = logging.getLogger(__name__)
 
 
 def notify(
@@ -26,3 +42,383 @@ def notify(
             )
     except IntegrityError:
         pass  # already notified of this like or follow
+
+
+# --- mentions -----------------------------------------------------------------
+
+# `@name` not preceded by a word character or another `@`, so e-mail addresses do not mention.
+_MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])")
+# A text mentioning more people than this notifies only the first ones: no mass pinging.
+MAX_MENTIONS_PER_TEXT = 10
+
+
+def mentioned_usernames(text: str) -> list[str]:
+    """The distinct usernames (lower-cased) `@mentioned` in `text`, first ones first, capped."""
+    names = dict.fromkeys(name.lower() for name in _MENTION_RE.findall(text))
+    return list(names)[:MAX_MENTIONS_PER_TEXT]
+
+
+def notify_mentions(
+    actor: User,
+    text: str,
+    *,
+    post: Post,
+    comment: Comment | None = None,
+    skip: Collection[int] = (),
+    previous_text: str = "",
+) -> None:
+    """Notify existing users `@mentioned` in `text` (not `actor` or `skip`), in one insert.
+
+    After an edit, pass the old text as `previous_text`: only newly mentioned users hear of it.
+    """
+    already = set(mentioned_usernames(previous_text))
+    names = [name for name in mentioned_usernames(text) if name not in already]
+    if not names:
+        return
+    recipients = (
+        User.objects.filter(is_active=True)
+        .annotate(username_lower=Lower("username"))
+        .filter(username_lower__in=names)
+        .exclude(pk__in=[actor.pk, *skip])
+        .values_list("pk", flat=True)
+    )
+    Notification.objects.bulk_create(
+        Notification(
+            recipient_id=recipient_id,
+            actor=actor,
+            type=Notification.Type.MENTION,
+            post=post,
+            comment=comment,
+        )
+        for recipient_id in recipients
+    )
+
+
+# --- comments -----------------------------------------------------------------
+
+
+@transaction.atomic
+def create_comment(*, post: Post, author: User, content: str) -> Comment:
+    # Conditional UPDATE first: it locks the post row, so a post deleted or hidden meanwhile
+    # gets no comment, and comment_count moves in the same transaction as the row.
+    counted = Post.objects.visible().filter(pk=post.pk).update(comment_count=F("comment_count") + 1)
+    if not counted:
+        raise NotFound("Post not found.")
+    comment = Comment.objects.create(post=post, author=author, content=content)
+    notify(post.author_id, author, Notification.Type.COMMENT, post=post, comment=comment)
+    notify_mentions(author, content, post=post, comment=comment, skip=[post.author_id])
+    return comment
+
+
+def can_delete_comment(comment: Comment, actor: User) -> bool:
+    return actor.pk in (comment.author_id, comment.post.author_id) or actor.is_moderator
+
+
+@transaction.atomic
+def delete_comment(comment: Comment, *, actor: User) -> None:
+    """Soft delete by the comment's author, the post's author or a moderator."""
+    if not can_delete_comment(comment, actor):
+        raise PermissionDenied("Only the comment's author, the post's author or a moderator can.")
+    # Conditional UPDATE: a second, concurrent delete changes nothing and counts nothing.
+    deleted = Comment.objects.filter(
+        pk=comment.pk, deleted_at__isnull=True, hidden_at__isnull=True
+    ).update(deleted_at=timezone.now())
+    if not deleted:
+        raise NotFound("Comment not found.")
+    Post.objects.filter(pk=comment.post_id, comment_count__gt=0).update(
+        comment_count=F("comment_count") - 1
+    )
+
+
+# --- reports ------------------------------------------------------------------
+
+
+def report_post(
+    *, post: Post, reporter: User, reason: str, details: str = ""
+) -> tuple[Report, bool]:
+    """File a report for moderators; (report, created). A repeat open report returns the first."""
+    open_reports = Report.objects.filter(post=post, reporter=reporter, status=Report.Status.OPEN)
+    existing = open_reports.first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            report = Report.objects.create(
+                post=post, reporter=reporter, reason=reason, details=details
+            )
+    except IntegrityError:  # a concurrent identical report won the unique constraint
+        return open_reports.get(), False
+    return report, True
+
+
+# --- notifications ------------------------------------------------------------
+
+
+def mark_notifications_read(recipient: User, *, up_to_id: int | None = None) -> int:
+    """Mark the recipient's unread notifications (all, or those up to `up_to_id`) read."""
+    unread = Notification.objects.filter(recipient=recipient, read_at__isnull=True)
+    if up_to_id is not None:
+        unread = unread.filter(id__lte=up_to_id)
+    return unread.update(read_at=timezone.now())
+
+
+# --- moderation -----------------------------------------------------------------
+
+
+def settle_reports(post: Post, *, resolved: bool) -> int:
+    """Close the post's open reports: resolved (action taken) or dismissed (none needed)."""
+    status = Report.Status.RESOLVED if resolved else Report.Status.DISMISSED
+    return Report.objects.filter(post=post, status=Report.Status.OPEN).update(status=status)
+
+
+@transaction.atomic
+def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: str) -> bool:
+    """A moderator hides or unhides a comment; comment_count counts only live comments."""
+    from users import services as users  # users.services imports this module
+
+    users.require_moderator(actor, reason)
+    live = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True)
+    if hidden:
+        changed = live.filter(hidden_at__isnull=True).update(hidden_at=timezone.now())
+    else:
+        changed = live.filter(hidden_at__isnull=False).update(hidden_at=None)
+    if changed:
+        delta = -1 if hidden else 1
+        Post.objects.filter(pk=comment.post_id, comment_count__gte=-delta).update(
+            comment_count=F("comment_count") + delta
+        )
+        action = "hide_comment" if hidden else "unhide_comment"
+        users.record_action(actor, action, comment, reason)
+    return bool(changed)
+
+
+@transaction.atomic
+def dismiss_reports(post: Post, *, actor: User, reason: str) -> int:
+    """A moderator found nothing wrong with a reported post: close its open reports."""
+    from users import services as users
+
+    users.require_moderator(actor, reason)
+    dismissed = settle_reports(post, resolved=False)
+    if dismissed:
+        users.record_action(actor, "dismiss_report", post, reason)
+    return dismissed
+
+
+# --- likes --------------------------------------------------------------------
+# POST/DELETE /likes record an intent in Redis (interactions/like_buffer.py); the beat task
+# `drain_like_buffer` writes intents to PostgreSQL in batches. With Redis unreachable (or the
+# buffer off) likes are written straight to PostgreSQL, with the same answers.
+
+
+@dataclass(frozen=True)
+class LikeState:
+    post_id: int
+    liked_by_me: bool
+    like_count: int  # with likes not yet flushed
+    created: bool  # this call liked the post (201), as opposed to it being liked already
+
+
+def like_post(user: User, post_id: int) -> LikeState:
+    """`user` likes the post (idempotent); NotFound if they may not see it."""
+    return _set_like(user, post_id, liked=True)
+
+
+def unlike_post(user: User, post_id: int) -> LikeState:
+    """`user` no longer likes the post (idempotent); NotFound if they may not see it."""
+    return _set_like(user, post_id, liked=False)
+
+
+# Raw SQL: on this hot path the ORM would cost several times the query itself.
+_LIKEABLE_SQL = """
+SELECT p.id, p.author_id, p.status, p.like_count, p.hidden_at, {like_row}
+FROM posts_post p WHERE p.id = %s AND p.deleted_at IS NULL
+"""
+_LIKEABLE_SQLS = {
+    True: _LIKEABLE_SQL.format(
+        like_row="EXISTS (SELECT 1 FROM interactions_like l "
+        "WHERE l.post_id = p.id AND l.user_id = %s)"
+    ),
+    False: _LIKEABLE_SQL.format(like_row="NULL"),
+}
+
+
+def _likeable_post(user: User, post_id: int, *, with_like_row: bool = False) -> Post:
+    """The post if `user` may see it (as posts.selectors.get_post), in one query; with
+    `with_like_row`, `.has_like_row` says whether PostgreSQL holds the user's like of it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LIKEABLE_SQLS[with_like_row], [user.pk, post_id] if with_like_row else [post_id]
+        )
+        row = cursor.fetchone()
+    post = None
+    if row is not None:
+        post = Post(id=row[0], author_id=row[1], status=row[2], like_count=row[3], hidden_at=row[4])
+        post.has_like_row = row[5]
+    if post is None or not (post.is_visible or post.author_id == user.pk):
+        raise NotFound("Post not found.")
+    return post
+
+
+def _set_like(user: User, post_id: int, *, liked: bool) -> LikeState:
+    if settings.LIKE_BUFFER_ENABLED:
+        try:
+            return _set_like_buffered(user, post_id, liked=liked)
+        except like_buffer.Unavailable:
+            logger.warning("like buffer unreachable: writing the like to PostgreSQL")
+            like_metrics.LIKES_WRITTEN_DIRECTLY.inc()
+    return _set_like_directly(user, _likeable_post(user, post_id), liked=liked)
+
+
+def _set_like_buffered(user: User, post_id: int, *, liked: bool) -> LikeState:
+    # Two Redis round trips and one query (the post, plus its like row only when the buffer
+    # holds nothing for this user); the Like table is written by the drain alone.
+    for _ in range(5):
+        seen_epoch, buffer_decides = like_buffer.peek(post_id, user.pk)
+        post = _likeable_post(user, post_id, with_like_row=not buffer_decides)
+        recorded = like_buffer.record_intent(
+            post_id,
+            user.pk,
+            liked=liked,
+            in_database=None if buffer_decides else post.has_like_row,
+            seen_epoch=seen_epoch,
+        )
+        if recorded is not None:
+            changed, delta = recorded
+            like_count = max(post.like_count + delta, 0)
+            return LikeState(post.pk, liked, like_count, created=changed and liked)
+    raise ServiceUnavailable("Likes of this post are changing too fast; try again.")
+
+
+_LIKE_ROW_SQL = {
+    True: "INSERT INTO interactions_like (user_id, post_id, created_at) VALUES (%s, %s, now()) "
+    "ON CONFLICT DO NOTHING RETURNING 1",
+    False: "DELETE FROM interactions_like WHERE user_id = %s AND post_id = %s RETURNING 1",
+}
+_COUNT_SQL = (
+    "UPDATE posts_post SET like_count = GREATEST(like_count + %s, 0) WHERE id = %s "
+    "RETURNING like_count"
+)
+
+
+@transaction.atomic
+def _set_like_directly(user: User, post: Post, *, liked: bool) -> LikeState:
+    with connection.cursor() as cursor:
+        cursor.execute(_LIKE_ROW_SQL[liked], [user.pk, post.pk])
+        changed = cursor.fetchone() is not None
+        like_count = post.like_count
+        if changed:
+            cursor.execute(_COUNT_SQL, [1 if liked else -1, post.pk])
+            (like_count,) = cursor.fetchone()
+    if changed and liked:
+        notify(post.author_id, user, Notification.Type.LIKE, post=post)
+    return LikeState(post.pk, liked, like_count, created=changed and liked)
+
+
+# One statement per chunk of intents: likes inserted and unlikes deleted idempotently, a
+# notification for each like that really landed (once per liker and post, by constraint),
+# and each post's like_count moved by exactly the rows that changed. Applied twice (a drain
+# killed after commit, then rerun), it changes nothing the second time. Notifying here, not
+# at like time, keeps the like path free of PostgreSQL writes, notifies only likes that stick
+# (like then unlike within a flush notifies nobody) and commits with the like it announces.
+_APPLY_SQL = """
+WITH liked AS (
+    INSERT INTO interactions_like (user_id, post_id, created_at)
+    SELECT w.user_id, w.post_id, to_timestamp(w.at_ms / 1000.0)
+    FROM unnest(%(like_users)s::bigint[], %(like_posts)s::bigint[], %(like_ms)s::bigint[])
+        AS w(user_id, post_id, at_ms)
+    WHERE EXISTS (SELECT 1 FROM users_user u WHERE u.id = w.user_id)
+        AND EXISTS (SELECT 1 FROM posts_post p WHERE p.id = w.post_id)
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, post_id, created_at
+), unliked AS (
+    DELETE FROM interactions_like l
+    USING unnest(%(unlike_users)s::bigint[], %(unlike_posts)s::bigint[]) AS w(user_id, post_id)
+    WHERE l.user_id = w.user_id AND l.post_id = w.post_id
+    RETURNING l.post_id
+), notified AS (
+    INSERT INTO interactions_notification (recipient_id, actor_id, type, post_id, created_at)
+    SELECT p.author_id, liked.user_id, 'like', liked.post_id, liked.created_at
+    FROM liked JOIN posts_post p ON p.id = liked.post_id
+    WHERE p.author_id <> liked.user_id
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), changes AS (
+    SELECT post_id, sum(change) AS change
+    FROM (SELECT post_id, 1 AS change FROM liked
+          UNION ALL SELECT post_id, -1 FROM unliked) AS c
+    GROUP BY post_id
+), counted AS (
+    UPDATE posts_post p SET like_count = GREATEST(p.like_count + changes.change, 0)
+    FROM changes WHERE p.id = changes.post_id AND changes.change <> 0
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM liked), (SELECT count(*) FROM unliked)
+"""
+
+
+def _apply_intents(intents: list[like_buffer.Intent]) -> tuple[int, int]:
+    """Write intents to PostgreSQL in one transaction -> (likes inserted, likes deleted)."""
+    likes = [i for i in intents if i.liked]
+    unlikes = [i for i in intents if not i.liked]
+    params = {
+        "like_users": [i.user_id for i in likes],
+        "like_posts": [i.post_id for i in likes],
+        "like_ms": [i.at_ms for i in likes],
+        "unlike_users": [i.user_id for i in unlikes],
+        "unlike_posts": [i.post_id for i in unlikes],
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_APPLY_SQL, params)
+        inserted, deleted = cursor.fetchone()
+    like_metrics.LIKES_FLUSHED.labels("inserted").inc(inserted)
+    like_metrics.LIKES_FLUSHED.labels("deleted").inc(deleted)
+    return inserted, deleted
+
+
+def _no_hook(step: str) -> None:
+    pass
+
+
+def drain_like_buffer(*, between_steps: Callable[[str], None] = _no_hook) -> int:
+    """Write buffered likes to PostgreSQL in batches -> intents written. Kill it anywhere and
+    run it again: nothing is lost or counted twice (see like_buffer). `between_steps(name)` is
+    called after each step ("claimed", "moved", "applied", "forgotten", "released")."""
+    try:
+        token = like_buffer.acquire_lock()
+    except like_buffer.Unavailable:
+        return 0  # nothing to reach; likes go straight to PostgreSQL meanwhile
+    if token is None:
+        return 0  # another drain is at it
+    written = 0
+    deadline = time.monotonic() + settings.LIKE_FLUSH_MAX_SECONDS
+    try:
+        caught_up = False
+        while not caught_up and time.monotonic() < deadline and like_buffer.keep_lock(token):
+            started = time.perf_counter()
+            batch = settings.LIKE_FLUSH_POSTS_PER_BATCH
+            post_ids, resumed = like_buffer.claim(batch)
+            if not post_ids:
+                break
+            # A fresh, partial claim means we caught up: later likes wait for the next beat,
+            # so a hot post is written in a few large batches rather than many tiny ones.
+            caught_up = not resumed and len(post_ids) < batch
+            between_steps("claimed")
+            intents = like_buffer.move(post_ids)
+            between_steps("moved")
+            chunk = settings.LIKE_FLUSH_BATCH_SIZE
+            for start in range(0, len(intents), chunk):
+                _apply_intents(intents[start : start + chunk])
+                between_steps("applied")
+            waiting = like_buffer.forget(post_ids)
+            between_steps("forgotten")
+            like_buffer.release(post_ids, waiting)
+            between_steps("released")
+            like_metrics.FLUSH_BATCH_SIZE.observe(len(intents))
+            like_metrics.FLUSH_DURATION.observe(time.perf_counter() - started)
+            written += len(intents)
+    except Exception:
+        # An error (not a kill): let the next beat retry at once instead of after the TTL.
+        like_buffer.release_lock(token)
+        raise
+    like_buffer.release_lock(token)
+    return written

@@ -6,23 +6,35 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from feed import services as feed
+from interactions import services as interactions
 from posts.models import Post
-from users.models import User
+from users import services as users
+from users.models import AuditLog, User
+
+
+def _count_authors_post(post: Post, delta: int) -> None:
+    """post_count counts the posts others can see: deleted and hidden ones leave it."""
+    User.objects.filter(pk=post.author_id, post_count__gte=-delta).update(
+        post_count=F("post_count") + delta
+    )
 
 
 @transaction.atomic
 def create_post(*, author: User, content: str) -> Post:
     post = Post.objects.create(author=author, content=content)
-    User.objects.filter(pk=author.pk).update(post_count=F("post_count") + 1)
+    _count_authors_post(post, +1)
     feed.announce_new_post(post)
+    interactions.notify_mentions(author, content, post=post)
     return post
 
 
 def edit_post(post: Post, *, editor: User, content: str) -> Post:
     if post.author_id != editor.pk:
         raise PermissionDenied("Only the author can edit a post.")
+    previous = post.content
     post.content = content
     post.save(update_fields=["content", "updated_at"])
+    interactions.notify_mentions(editor, content, post=post, previous_text=previous)
     return post
 
 
@@ -30,12 +42,44 @@ def edit_post(post: Post, *, editor: User, content: str) -> Post:
 def delete_post(post: Post, *, actor: User) -> None:
     if post.author_id != actor.pk and not actor.is_moderator:
         raise PermissionDenied("Only the author or a moderator can delete a post.")
-    # Conditional UPDATE: a second, concurrent delete changes nothing and counts nothing.
-    deleted = Post.objects.filter(pk=post.pk, deleted_at__isnull=True).update(
-        deleted_at=timezone.now()
-    )
-    if deleted:
-        User.objects.filter(pk=post.author_id, post_count__gt=0).update(
-            post_count=F("post_count") - 1
-        )
+    # Row lock: a concurrent delete or hide sees this one's outcome, so counts move once.
+    current = Post.objects.select_for_update().filter(pk=post.pk, deleted_at__isnull=True).first()
+    if current is not None:
+        current.deleted_at = timezone.now()
+        current.save(update_fields=["deleted_at", "updated_at"])
+        if current.hidden_at is None:  # a hidden post already left the count
+            _count_authors_post(current, -1)
         feed.retract_post(post)
+
+
+@transaction.atomic
+def hide_post(post: Post, *, actor: User, reason: str) -> bool:
+    """A moderator hides a post: it leaves feeds, timelines and search; its author still sees it.
+
+    Settles the post's open reports. True if this hid it (a second hide changes nothing).
+    """
+    users.require_moderator(actor, reason)
+    hidden = Post.objects.filter(
+        pk=post.pk, hidden_at__isnull=True, deleted_at__isnull=True
+    ).update(hidden_at=timezone.now())
+    if hidden:
+        post.hidden_at = timezone.now()
+        _count_authors_post(post, -1)
+        feed.retract_post(post)
+        interactions.settle_reports(post, resolved=True)
+        users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
+    return bool(hidden)
+
+
+@transaction.atomic
+def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
+    users.require_moderator(actor, reason)
+    shown = Post.objects.filter(
+        pk=post.pk, hidden_at__isnull=False, deleted_at__isnull=True
+    ).update(hidden_at=None)
+    if shown:
+        post.hidden_at = None
+        _count_authors_post(post, +1)
+        feed.restore_post(post)
+        users.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
+    return bool(shown)

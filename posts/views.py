@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from posts import selectors, services
 from posts.serializers import PostSerializer, PostWriteSerializer
+from puppies import ratelimit
 from users import selectors as user_selectors
 
 
@@ -22,6 +23,7 @@ class PostCreateView(GenericAPIView):
 
     @extend_schema(request=PostWriteSerializer, responses={201: PostSerializer}, tags=["posts"])
     def post(self, request):
+        ratelimit.enforce(request, "post_create", request.user.pk)
         data = PostWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.create_post(author=request.user, **data.validated_data)
@@ -61,7 +63,7 @@ class UserPostsView(GenericAPIView):
     serializer_class = PostSerializer
     ordering = ("-created_at", "-id")
 
-    @extend_schema(tags=["posts"])
+    @extend_schema(responses=PostSerializer(many=True), tags=["posts"])
     def get(self, request, user_id: int):
         if user_selectors.get_user(request.user, user_id=user_id) is None:
             raise NotFound("User not found.")

@@ -4,10 +4,12 @@ Every knob an operator may turn is an environment variable named in the README.
 Code elsewhere reads `django.conf.settings`, never `os.environ`.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,7 +17,10 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+# The dev default starts with "django-insecure-" so `check --deploy` refuses it (W009).
+SECRET_KEY = env(
+    "SECRET_KEY", default="django-insecure-dev-only-key-change-me-in-production-0123456789"
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -41,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "puppies.request_id.RequestIdMiddleware",
+    "puppies.ratelimit.GlobalRateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,7 +114,63 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_TASK_ROUTES: dict = {
+    "feed.tasks.fan_out_post": {"queue": "fanout"},
+}
+CELERY_BEAT_SCHEDULE: dict = {
+    "feed-relay-outbox": {
+        "task": "feed.tasks.relay_outbox",
+        "schedule": env.float("OUTBOX_RELAY_INTERVAL_S", default=10.0),
+    },
+    "feed-trim": {
+        "task": "feed.tasks.trim_feeds",
+        "schedule": env.float("FEED_TRIM_INTERVAL_S", default=60.0),
+    },
+    "feed-refresh-vips": {
+        "task": "feed.tasks.refresh_vips",
+        "schedule": env.float("VIP_REFRESH_INTERVAL_S", default=300.0),
+    },
+    "feed-refresh-popular": {
+        "task": "feed.tasks.refresh_popular_posts",
+        "schedule": env.float("FEED_POPULAR_CACHE_S", default=60.0),
+    },
+}
+
+# --- Home feed: hybrid push/pull fan-out ----------------------------------------
+# Authors with at least this many followers are pulled at read time instead of pushed;
+# they go back to push only below the exit threshold, so nobody flaps at the line.
+VIP_FOLLOWER_THRESHOLD = env.int("VIP_FOLLOWER_THRESHOLD", default=10_000)
+VIP_EXIT_FOLLOWER_THRESHOLD = env.int(
+    "VIP_EXIT_FOLLOWER_THRESHOLD", default=VIP_FOLLOWER_THRESHOLD * 9 // 10
+)
+FEED_MAX_ENTRIES = env.int("FEED_MAX_ENTRIES", default=800)
+FEED_INACTIVE_DAYS = env.int("FEED_INACTIVE_DAYS", default=30)
+FEED_BACKFILL_POSTS = env.int("FEED_BACKFILL_POSTS", default=20)
+FEED_FANOUT_CHUNK = env.int("FEED_FANOUT_CHUNK", default=10_000)
+FEED_TRIM_BATCH = env.int("FEED_TRIM_BATCH", default=2_000)
+FEED_BREAKER_OPEN_S = env.int("FEED_BREAKER_OPEN_S", default=15)
+FEED_POPULAR_CACHE_S = env.int("FEED_POPULAR_CACHE_S", default=60)
+# An outbox event not processed this long after its last dispatch is dispatched again.
+OUTBOX_REDISPATCH_AFTER_S = env.int("OUTBOX_REDISPATCH_AFTER_S", default=60)
+
+# --- Likes: buffered in Redis, drained to PostgreSQL in batches (interactions/like_buffer.py) ---
+# Off (or Redis unreachable): likes are written straight to PostgreSQL.
+LIKE_BUFFER_ENABLED = env.bool("LIKE_BUFFER_ENABLED", default=True)
+LIKE_BUFFER_REDIS_URL = env("LIKE_BUFFER_REDIS_URL", default=REDIS_URL)
+LIKE_BUFFER_REDIS_TIMEOUT_S = env.float("LIKE_BUFFER_REDIS_TIMEOUT_S", default=0.5)
+LIKE_FLUSH_INTERVAL_S = env.float("LIKE_FLUSH_INTERVAL_S", default=2.0)
+LIKE_FLUSH_BATCH_SIZE = env.int("LIKE_FLUSH_BATCH_SIZE", default=5_000)  # intents per transaction
+LIKE_FLUSH_POSTS_PER_BATCH = env.int("LIKE_FLUSH_POSTS_PER_BATCH", default=500)
+LIKE_FLUSH_MAX_SECONDS = env.float("LIKE_FLUSH_MAX_SECONDS", default=20.0)  # one drain's budget
+# A killed drain holds the lock this long; the next one then finishes its in-flight batch.
+LIKE_FLUSH_LOCK_TTL_S = env.float("LIKE_FLUSH_LOCK_TTL_S", default=60.0)
+CELERY_TASK_ROUTES["interactions.tasks.drain_like_buffer"] = {"queue": "likes"}
+CELERY_BEAT_SCHEDULE["likes-drain-buffer"] = {
+    "task": "interactions.tasks.drain_like_buffer",
+    "schedule": LIKE_FLUSH_INTERVAL_S,
+    # A drain queued behind a stopped worker is useless once the next one is due.
+    "options": {"expires": LIKE_FLUSH_INTERVAL_S * 5},
+}
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
@@ -143,7 +205,7 @@ SIMPLE_JWT = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["puppies.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "puppies.pagination.KeysetPagination",
     "EXCEPTION_HANDLER": "puppies.errors.api_exception_handler",
@@ -197,11 +259,44 @@ WHITENOISE_USE_FINDERS = True
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 )
+# Opt-in: `make run` serves plain http://127.0.0.1; in production the TLS proxy or this redirects.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# Browsers ignore HSTS on plain http, so the secure default costs local runs nothing.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Rate limits (django-ratelimit on the Redis cache; see puppies/ratelimit.py) ---
+_RATE_RE = r"^\d+/\d*[smhd]$"
+
+
+def _rate(name: str, default: str) -> str:
+    rate = env(name, default=default)
+    if not re.match(_RATE_RE, rate):
+        raise ImproperlyConfigured(f'{name}={rate!r}: expected a rate like "10/m" or "20/h".')
+    return rate
+
+
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # Redis down: serve without limits rather than refuse everyone
+RATELIMIT_GLOBAL = _rate("RATELIMIT_GLOBAL", "1000/m")  # per client IP, every request
+RATELIMIT_POST_CREATE = _rate("RATELIMIT_POST_CREATE", "10/m")  # per user
+RATELIMIT_LOGIN_FAILED = _rate("RATELIMIT_LOGIN_FAILED", "10/m")  # failed logins per username
+RATELIMIT_LOGIN = _rate("RATELIMIT_LOGIN", "100/m")  # login attempts per client IP
+RATELIMIT_REGISTER = _rate("RATELIMIT_REGISTER", "20/h")  # registrations per client IP
+# Behind a proxy the client address comes from this header only (e.g. X-Forwarded-For),
+# taking the entry TRUSTED_PROXY_DEPTH hops from the right, i.e. the one our own proxies
+# appended; unset means REMOTE_ADDR (a client-sent header is never believed by default).
+_ip_header = env("CLIENT_IP_HEADER", default="")
+RATELIMIT_CLIENT_IP_HEADER = "HTTP_" + _ip_header.upper().replace("-", "_") if _ip_header else ""
+RATELIMIT_TRUSTED_PROXY_DEPTH = env.int("TRUSTED_PROXY_DEPTH", default=1)
+RATELIMIT_IP_META_KEY = "puppies.ratelimit.client_ip"
 
 # --- Logging: one JSON object per line, with the request id -------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -76,3 +76,35 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower_id} follows {self.followee_id}"
+
+
+class AuditLog(models.Model):
+    """One moderation action: who did what to which object, and why. Append-only."""
+
+    class Action(models.TextChoices):
+        HIDE_POST = "hide_post"
+        UNHIDE_POST = "unhide_post"
+        HIDE_COMMENT = "hide_comment"
+        UNHIDE_COMMENT = "unhide_comment"
+        SUSPEND_USER = "suspend_user"
+        UNSUSPEND_USER = "unsuspend_user"
+        SET_ROLE = "set_role"
+        DISMISS_REPORT = "dismiss_report"
+
+    # PROTECT: the trail must outlive attempts to delete the moderator who wrote it.
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_type = models.CharField(max_length=32)
+    target_id = models.BigIntegerField()
+    reason = models.TextField(max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(F("created_at").desc(), name="auditlog_created"),
+            models.Index(fields=["target_type", "target_id"], name="auditlog_target"),
+            models.Index(fields=["actor", "created_at"], name="auditlog_actor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} {self.action} {self.target_type} {self.target_id}"

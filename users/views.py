@@ -1,13 +1,15 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from puppies import ratelimit
 from users import selectors, services
+from users.models import User
 from users.serializers import (
     LoginSerializer,
     MeSerializer,
@@ -26,6 +28,7 @@ class RegisterView(APIView):
 
     @extend_schema(request=RegisterSerializer, responses={201: MeSerializer}, tags=["auth"])
     def post(self, request):
+        ratelimit.enforce(request, "register")
         data = RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.register_user(**data.validated_data)
@@ -37,10 +40,31 @@ class LoginView(TokenObtainPairView):
     authentication_classes = []
     serializer_class = LoginSerializer
 
+    def post(self, request, *args, **kwargs):
+        # Per IP for every attempt; per username only failures count, so a guessed
+        # password stream is cut off without locking the real owner out for long.
+        ratelimit.enforce(request, "login")
+        data = request.data if isinstance(request.data, dict) else {}
+        username = str(data.get("username", "")).strip().lower()[:254]
+        ratelimit.enforce(request, "login_failed", username, increment=False)
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            ratelimit.count(request, "login_failed", username)
+            raise
+
 
 @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
 class RefreshView(TokenRefreshView):
     authentication_classes = []
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except User.DoesNotExist:  # simplejwt looks the user up with .get(): deleted -> 500
+            raise AuthenticationFailed(
+                "No active account found for the given token.", "no_active_account"
+            ) from None
 
 
 class LogoutView(APIView):
@@ -131,7 +155,7 @@ class _FollowListView(GenericAPIView):
     def follows(self, user_id: int):
         raise NotImplementedError
 
-    @extend_schema(tags=["users"])
+    @extend_schema(responses=UserSerializer(many=True), tags=["users"])
     def get(self, request, user_id: int):
         get_user_or_404(request, user_id)
         page = self.paginate_queryset(self.follows(user_id))

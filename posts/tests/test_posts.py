@@ -161,3 +161,84 @@ def test_timeline_query_count_does_not_grow_with_the_page(client_for, count_quer
     assert len(response.json()["results"]) == 30
     # viewer, author exists, the page with authors, the viewer's likes on the page
     assert small == large == 4
+
+
+def test_hidden_post_leaves_the_timeline_and_only_its_author_still_sees_it(api, as_user, user):
+    from django.utils import timezone
+
+    kept, hidden = PostFactory(author=user), PostFactory(author=user)
+    Post.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now())
+
+    assert [p["id"] for p in api.get(f"/v1/users/{user.id}/posts").json()["results"]] == [kept.id]
+    assert api.get(f"/v1/posts/{hidden.id}").status_code == 404
+    assert as_user.get(f"/v1/posts/{hidden.id}").status_code == 200
+
+
+def test_edit_cannot_change_author_counters_or_status(as_user, user):
+    post = PostFactory(author=user, content="old")
+
+    response = as_user.patch(
+        f"/v1/posts/{post.id}",
+        {
+            "content": "new",
+            "author": UserFactory().id,
+            "like_count": 50,
+            "comment_count": 7,
+            "status": "pending_media",
+            "deleted_at": "2000-01-01T00:00:00Z",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    post.refresh_from_db()
+    assert (post.content, post.author_id, post.like_count, post.comment_count) == (
+        "new",
+        user.id,
+        0,
+        0,
+    )
+    assert (post.status, post.deleted_at) == ("published", None)
+
+
+def test_editing_or_deleting_a_missing_or_deleted_post_is_404(as_user, user):
+    from django.utils import timezone
+
+    post = PostFactory(author=user, deleted_at=timezone.now())
+    assert as_user.patch(f"/v1/posts/{post.id}", {"content": "x"}, format="json").status_code == 404
+    assert as_user.delete(f"/v1/posts/{post.id}").status_code == 404
+    assert as_user.delete("/v1/posts/987654").status_code == 404
+
+
+def test_a_post_mentioning_users_notifies_them_once(as_user, user):
+    from interactions.models import Notification
+
+    bella = UserFactory()
+    response = as_user.post(
+        "/v1/posts", {"content": f"@{bella.username} and again @{bella.username}!"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert list(Notification.objects.values_list("recipient_id", "type", "post_id")) == [
+        (bella.id, "mention", response.json()["id"])
+    ]
+
+
+def test_an_edit_notifies_only_the_newly_mentioned(as_user, user):
+    from interactions.models import Notification
+
+    bella, max_ = UserFactory(), UserFactory()
+    post_id = as_user.post("/v1/posts", {"content": f"hi @{bella.username}"}, format="json").json()[
+        "id"
+    ]
+
+    as_user.patch(
+        f"/v1/posts/{post_id}",
+        {"content": f"hi @{bella.username} and @{max_.username}"},
+        format="json",
+    )
+
+    assert sorted(Notification.objects.values_list("recipient_id", flat=True)) == [
+        bella.id,
+        max_.id,
+    ]

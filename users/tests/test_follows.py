@@ -96,3 +96,78 @@ def test_two_simultaneous_follows_leave_one_row_and_count_one():
     star.refresh_from_db()
     fan.refresh_from_db()
     assert (star.follower_count, fan.following_count) == (1, 1)
+
+
+def test_follow_lists_page_without_duplicates_while_follows_arrive(api):
+    star = UserFactory()
+    fans = UserFactory.create_batch(5)
+    for fan in fans:
+        Follow.objects.create(follower=fan, followee=star)
+
+    first = api.get(f"/v1/users/{star.id}/followers?limit=2").json()
+    Follow.objects.create(follower=UserFactory(), followee=star)  # lands above the cursor
+    second = api.get(f"/v1/users/{star.id}/followers?limit=2&cursor={first['next_cursor']}").json()
+    third = api.get(f"/v1/users/{star.id}/followers?limit=2&cursor={second['next_cursor']}").json()
+
+    ids = [u["id"] for page in (first, second, third) for u in page["results"]]
+    assert ids == [f.id for f in reversed(fans)]
+    assert third["next_cursor"] is None
+
+
+def test_follow_lists_of_a_missing_user_are_404(api):
+    assert api.get("/v1/users/987654/followers").status_code == 404
+    assert api.get("/v1/users/987654/following").status_code == 404
+
+
+def test_follow_lists_show_the_callers_is_following(client_for):
+    star, viewer = UserFactory(), UserFactory()
+    followed_fan, other_fan = UserFactory(), UserFactory()
+    for fan in (followed_fan, other_fan, viewer):
+        Follow.objects.create(follower=fan, followee=star)
+    Follow.objects.create(follower=viewer, followee=followed_fan)
+
+    results = client_for(viewer).get(f"/v1/users/{star.id}/followers").json()["results"]
+
+    assert {u["id"]: u["is_following"] for u in results} == {
+        viewer.id: False,
+        other_fan.id: False,
+        followed_fan.id: True,
+    }
+
+
+@pytest.mark.parametrize("side", ["followers", "following"])
+def test_follow_list_query_count_does_not_grow_with_the_page(client_for, count_queries, side):
+    star = UserFactory()
+    viewer = client_for(UserFactory())
+    url = f"/v1/users/{star.id}/{side}?limit=30"
+
+    def add(n):
+        for other in UserFactory.create_batch(n):
+            if side == "followers":
+                Follow.objects.create(follower=other, followee=star)
+            else:
+                Follow.objects.create(follower=star, followee=other)
+
+    add(2)
+    viewer.get(url)  # warm-up: the once-per-window last_active_at write
+    small, _ = count_queries(lambda: viewer.get(url))
+    add(30)
+    large, response = count_queries(lambda: viewer.get(url))
+
+    assert len(response.json()["results"]) == 30
+    # viewer, the user exists, the page of users with is_following
+    assert small == large == 3
+
+
+def test_clients_cannot_set_counters_through_follow(as_user, user):
+    star = UserFactory()
+    response = as_user.post(
+        f"/v1/users/{star.id}/follow",
+        {"follower_count": 1000, "follower": UserFactory().id, "created_at": "2000-01-01"},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["follower_count"] == 1
+    follow = Follow.objects.get()
+    assert (follow.follower_id, follow.followee_id) == (user.id, star.id)
+    assert follow.created_at.year > 2000

@@ -1,0 +1,22 @@
+"""Feed metrics. Fan-out lag is observed in workers (multiprocess-aware via /metrics)."""
+
+from prometheus_client import Counter, Histogram
+
+from puppies.metrics import scrape_gauge
+
+FANOUT_LAG = Histogram(
+    "puppies_feed_fanout_lag_seconds",
+    "From a post's commit (its outbox event) to the last feed entry written.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800),
+)
+FANOUT_ROWS = Counter("puppies_feed_fanout_rows", "Feed entries written by fan-out.")
+FEED_DEGRADED = Counter(
+    "puppies_feed_degraded", "Feed requests answered with the popular-posts fallback."
+)
+
+
+@scrape_gauge("puppies_feed_outbox_backlog", "Outbox events not yet processed.")
+def _outbox_backlog() -> float:
+    from feed.services import outbox_backlog
+
+    return outbox_backlog()

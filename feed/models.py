@@ -1,0 +1,105 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from posts.models import Post
+
+
+class FeedEntry(models.Model):
+    """One post in one owner's home feed: a materialized view written by fan-out workers.
+
+    `post` and `author` carry no database constraint and no index of their own: every
+    extra index costs fan-out throughput, and reads join `posts_post` (filtering out
+    deleted, hidden and vanished posts), so a stale row can never be shown.
+    """
+
+    pk = models.CompositePrimaryKey("owner", "post")
+    # No database constraint either: a per-row RI check would halve fan-out throughput;
+    # deleting a user still cascades here through the ORM.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    post = models.ForeignKey(
+        Post, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "feed entries"
+        indexes = [
+            models.Index(
+                F("owner"), F("created_at").desc(), F("post").desc(), name="feed_owner_created"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"post {self.post_id} in feed of {self.owner_id}"
+
+
+class OutboxEvent(models.Model):
+    """A change that feeds must learn about, written in the transaction of the change."""
+
+    class Kind(models.TextChoices):
+        POST_PUBLISHED = "post_published"
+        POST_RETRACTED = "post_retracted"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set when it is handed to the broker; the relay re-dispatches it if it is still
+    # unprocessed OUTBOX_REDISPATCH_AFTER_S later (broker down, worker killed).
+    dispatched_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["dispatched_at"],
+                name="outbox_pending",
+                condition=Q(processed_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.post_id}"
+
+
+class VipAuthor(models.Model):
+    """An author whose posts are pulled at read time instead of pushed (too many followers).
+
+    Kept here rather than on User so that entering and leaving uses two thresholds
+    (hysteresis) and the users app stays unaware of the feed's strategy.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    since = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"VIP {self.user_id}"
+
+
+class FeedState(models.Model):
+    """When an owner's feed was last known complete (fan-out skips inactive owners)."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"feed of {self.owner_id} checked {self.checked_at:%Y-%m-%d %H:%M}"

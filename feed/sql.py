@@ -1,0 +1,121 @@
+"""The set-based SQL of the feed, in one place (table names from the models)."""
+
+from feed.models import FeedEntry, VipAuthor
+from posts.models import Post
+from users.models import Follow, User
+
+ENTRY = FeedEntry._meta.db_table
+VIP = VipAuthor._meta.db_table
+POST = Post._meta.db_table
+FOLLOW = Follow._meta.db_table
+USER = User._meta.db_table
+
+VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"
+
+# One chunk of a push: the next followers by follower_id (keyset), active ones only.
+PUSH_CHUNK = f"""
+WITH chunk AS (
+    SELECT follower_id FROM {FOLLOW}
+    WHERE followee_id = %(author)s AND follower_id > %(after)s
+    ORDER BY follower_id LIMIT %(chunk)s
+), written AS (
+    INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+    SELECT c.follower_id, %(post)s, %(author)s, %(created_at)s
+    FROM chunk c JOIN {USER} u ON u.id = c.follower_id
+    WHERE u.last_active_at >= %(active_since)s
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT max(follower_id) FROM chunk), (SELECT count(*) FROM written)
+"""  # noqa: S608
+
+# Entries of a post leave the feeds of its author's followers (the primary key serves it).
+REMOVE_POST = f"""
+DELETE FROM {ENTRY}
+WHERE post_id = %(post)s
+  AND owner_id IN (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s)
+"""  # noqa: S608
+
+# Recent posts of one followee into one feed (follow).
+BACKFILL_AUTHOR = f"""
+INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+SELECT %(owner)s, p.id, p.author_id, p.created_at FROM {POST} p
+WHERE p.author_id = %(author)s AND {VISIBLE}
+ORDER BY p.created_at DESC, p.id DESC LIMIT %(per_author)s
+ON CONFLICT DO NOTHING
+"""  # noqa: S608
+
+# A whole feed from the recent posts of every pushed followee (first read, or back
+# from inactivity); VIP followees are merged at read time anyway.
+REBUILD = f"""
+INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+SELECT %(owner)s, r.id, r.author_id, r.created_at FROM (
+    SELECT p.id, p.author_id, p.created_at FROM {FOLLOW} f
+    CROSS JOIN LATERAL (
+        SELECT p.id, p.author_id, p.created_at FROM {POST} p
+        WHERE p.author_id = f.followee_id AND {VISIBLE}
+        ORDER BY p.created_at DESC, p.id DESC LIMIT %(per_author)s
+    ) p
+    WHERE f.follower_id = %(owner)s
+      AND NOT EXISTS (SELECT 1 FROM {VIP} v WHERE v.user_id = f.followee_id)
+    ORDER BY p.created_at DESC, p.id DESC LIMIT %(cap)s
+) r
+ON CONFLICT DO NOTHING
+"""  # noqa: S608
+
+# Trim a batch of owners (keyset by owner id) to their newest `cap` entries. The
+# boundary lookup is an index-only scan of feed_owner_created.
+TRIM_BATCH = f"""
+WITH owners AS (
+    SELECT id FROM {USER} WHERE id > %(after)s ORDER BY id LIMIT %(batch)s
+), cut AS (
+    SELECT o.id AS owner_id, b.created_at, b.post_id FROM owners o
+    CROSS JOIN LATERAL (
+        SELECT created_at, post_id FROM {ENTRY} e WHERE e.owner_id = o.id
+        ORDER BY created_at DESC, post_id DESC OFFSET %(cap)s LIMIT 1
+    ) b
+), gone AS (
+    DELETE FROM {ENTRY} e USING cut
+    WHERE e.owner_id = cut.owner_id AND (e.created_at, e.post_id) <= (cut.created_at, cut.post_id)
+    RETURNING 1
+)
+SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
+"""  # noqa: S608
+
+
+def feed_page(*, after: bool) -> str:
+    """The merged home-feed page: pushed entries UNION each followed VIP's own posts.
+
+    Both branches are keyset scans on (created_at, id) bounded by the page size, so
+    the cost depends on the page and the number of VIPs followed, not on table size.
+    UNION drops a post present in both (pushed before its author became a VIP).
+    """
+    entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
+    post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
+    return f"""
+(SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
+  JOIN {POST} p ON p.id = e.post_id AND {VISIBLE}
+  WHERE e.owner_id = %(owner)s {entry_after}
+  ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
+UNION
+(SELECT vp.id, vp.created_at FROM {FOLLOW} f
+  JOIN {VIP} v ON v.user_id = f.followee_id
+  CROSS JOIN LATERAL (
+      SELECT p.id, p.created_at FROM {POST} p
+      WHERE p.author_id = f.followee_id AND {VISIBLE} {post_after}
+      ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
+  ) vp
+  WHERE f.follower_id = %(owner)s)
+ORDER BY created_at DESC, id DESC LIMIT %(n)s
+"""  # noqa: S608
+
+
+def naive_page(*, after: bool) -> str:
+    """The pull-only baseline the benchmark compares against."""
+    post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
+    return f"""
+SELECT p.id, p.created_at FROM {POST} p
+WHERE p.author_id IN (SELECT followee_id FROM {FOLLOW} WHERE follower_id = %(owner)s)
+  AND {VISIBLE} {post_after}
+ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
+"""  # noqa: S608

@@ -1,0 +1,30 @@
+from celery import shared_task
+
+from feed import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def fan_out_post(event_id: int) -> None:
+    services.process_event(event_id)
+
+
+@shared_task(ignore_result=True)
+def relay_outbox() -> None:
+    services.relay_outbox()
+
+
+@shared_task(ignore_result=True)
+def trim_feeds() -> None:
+    services.trim_feeds()
+
+
+@shared_task(ignore_result=True)
+def refresh_vips() -> None:
+    services.refresh_vips()
+
+
+@shared_task(ignore_result=True)
+def refresh_popular_posts() -> None:
+    from feed import selectors
+
+    selectors.refresh_popular_posts()

@@ -1,0 +1,153 @@
+"""Fan-out through a real Celery worker process: crashes and outages delay, never lose."""
+
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from django.db import connection
+
+from feed import services
+from feed.models import FeedEntry, OutboxEvent
+from feed.tests.conftest import wait_for
+from feed.tests.factories import make_followers
+from posts.models import Post
+from posts.tests.factories import PostFactory
+from puppies.celery import app
+from users.tests.factories import UserFactory
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def post_as(client_for, author, content="woof") -> int:
+    response = client_for(author).post("/v1/posts", {"content": content}, format="json")
+    assert response.status_code == 201
+    return response.json()["id"]
+
+
+def feed_ids(client, **params) -> list[int]:
+    response = client.get("/v1/feed", params)
+    assert response.status_code == 200
+    return [p["id"] for p in response.json()["results"]]
+
+
+def entries(post_id: int) -> int:
+    return FeedEntry.objects.filter(post_id=post_id).count()
+
+
+def test_worker_killed_mid_fan_out_still_delivers_to_every_follower(
+    celery_worker, client_for, settings
+):
+    settings.OUTBOX_REDISPATCH_AFTER_S = 0
+    author = UserFactory()
+    fans = make_followers(author, 1000)  # the worker pushes in chunks of 100
+    blocker = fans[550]
+    next_post_id = Post.objects.create(author=author, content="x").pk + 1  # ids are sequential
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"]
+    ) as other:
+        # An uncommitted row of the same feed entry makes the worker wait mid-fan-out,
+        # after five chunks are committed, so the kill lands at a known point.
+        other.execute(
+            "INSERT INTO feed_feedentry (owner_id, post_id, author_id, created_at)"
+            " VALUES (%s, %s, %s, now())",
+            (blocker.pk, next_post_id, author.pk),
+        )
+        post_id = post_as(client_for, author)
+        assert post_id == next_post_id
+        wait_for(lambda: entries(post_id) >= 500)
+        celery_worker.kill()
+        other.rollback()
+    assert 500 <= entries(post_id) < len(fans)
+
+    celery_worker.start()
+    assert services.relay_outbox() == 1  # not acknowledged: dispatched again
+
+    wait_for(lambda: entries(post_id) == len(fans))
+    wait_for(lambda: OutboxEvent.objects.get(post_id=post_id).processed_at)
+    assert feed_ids(client_for(blocker))[0] == post_id
+
+
+@contextmanager
+def broker_at(url: str):
+    """Point this (web) process's Celery producer at another broker URL for a while."""
+    previous = app.conf.broker_url
+
+    def switch(to: str) -> None:
+        app.conf.broker_url = to
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    switch(url)
+    try:
+        yield
+    finally:
+        switch(previous)
+
+
+def test_broker_down_at_post_time_then_fan_out_when_it_returns(celery_worker, client_for, settings):
+    settings.OUTBOX_REDISPATCH_AFTER_S = 0
+    author = UserFactory()
+    fans = make_followers(author, 3)
+    with broker_at("redis://127.0.0.1:1/0"):  # nothing listens there
+        post_id = post_as(client_for, author)
+    assert entries(post_id) == 0
+    assert OutboxEvent.objects.get(post_id=post_id).processed_at is None
+
+    assert services.relay_outbox() == 1  # the beat job, now that the broker is back
+
+    wait_for(lambda: entries(post_id) == len(fans))
+    assert feed_ids(client_for(fans[0])) == [post_id]
+
+
+@pytest.fixture
+def low_vip_threshold(settings):
+    settings.VIP_FOLLOWER_THRESHOLD = 3
+    settings.VIP_EXIT_FOLLOWER_THRESHOLD = 2
+
+
+def test_vip_merge_ordering_and_unfollow_with_a_worker(
+    low_vip_threshold, celery_worker, client_for, user, as_user
+):
+    star, pal = UserFactory(), UserFactory()
+    make_followers(star, 3)
+    as_user.post(f"/v1/users/{star.id}/follow")
+    as_user.post(f"/v1/users/{pal.id}/follow")
+    assert feed_ids(as_user) == []
+
+    posted = [post_as(client_for, a, f"post {n}") for n, a in enumerate([pal, star, pal, star])]
+    # the VIP's posts are there at once, the ordinary author's once the worker pushed them
+    assert set(feed_ids(as_user)) >= {posted[1], posted[3]}
+    wait_for(lambda: entries(posted[2]) == 1)
+    assert not FeedEntry.objects.filter(author=star).exists()
+    assert feed_ids(as_user) == posted[::-1]
+
+    as_user.delete(f"/v1/users/{star.id}/follow")
+    as_user.delete(f"/v1/users/{pal.id}/follow")
+    assert feed_ids(as_user) == []
+
+
+def test_cursor_is_stable_while_the_worker_delivers_new_posts(
+    low_vip_threshold, celery_worker, client_for, as_user
+):
+    star, pal = UserFactory(), UserFactory()
+    make_followers(star, 3)
+    for author in (star, pal):
+        as_user.post(f"/v1/users/{author.id}/follow")
+    existing = [PostFactory(author=a).id for a in [star, pal] * 4]
+    as_user.get("/v1/feed")  # first read rebuilds the feed from followees' posts
+    expected = feed_ids(as_user, limit=100)
+    assert sorted(expected) == sorted(existing)
+
+    seen, cursor = [], None
+    while True:
+        page = as_user.get("/v1/feed", {"limit": 3, **({"cursor": cursor} if cursor else {})})
+        seen += [p["id"] for p in page.json()["results"]]
+        cursor = page.json()["next_cursor"]
+        fresh = post_as(client_for, pal, "arrives mid-scroll")
+        post_as(client_for, star, "so does this")
+        wait_for(lambda fresh=fresh: entries(fresh) == 1)
+        if cursor is None:
+            break
+
+    assert seen == expected

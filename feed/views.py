@@ -1,0 +1,74 @@
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from feed import selectors, services
+from feed.metrics import FEED_DEGRADED
+from posts.serializers import PostSerializer
+from posts.views import render_posts
+from puppies.pagination import decode_cursor, encode_cursor, read_limit
+
+logger = logging.getLogger(__name__)
+
+DEGRADED_HEADER = "X-Feed-Degraded"
+_BREAKER_KEY = "feed:breaker-open"
+
+
+def _parse_cursor(raw: str | None) -> selectors.FeedKey | None:
+    if not raw:
+        return None
+    key = decode_cursor(raw)
+    at = parse_datetime(key[0]) if len(key) == 2 and isinstance(key[0], str) else None
+    if at is None or at.tzinfo is None or type(key[1]) is not int:
+        raise ValidationError({"cursor": ["Invalid cursor."]})
+    return at, key[1]
+
+
+class FeedView(GenericAPIView):
+    """The caller's home feed, newest first: pushed entries merged with followed VIPs."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = PostSerializer
+
+    @extend_schema(
+        tags=["feed"],
+        operation_id="feed_list",
+        parameters=[
+            OpenApiParameter("cursor", str, description="`next_cursor` of the previous page."),
+            OpenApiParameter("limit", int, description=f"Page size, 1..{settings.PAGE_MAX_LIMIT}."),
+        ],
+        responses={
+            200: OpenApiResponse(
+                PostSerializer(many=True),
+                description=f"A page of the feed. If the feed cannot be served, a page of "
+                f"popular posts with header `{DEGRADED_HEADER}: popular-posts` and no cursor.",
+            )
+        },
+    )
+    def get(self, request):
+        limit = read_limit(request)
+        after = _parse_cursor(request.query_params.get("cursor"))
+        if not cache.get(_BREAKER_KEY):
+            try:
+                return self._feed_page(request, limit, after)
+            except Exception:
+                logger.exception("feed path failed; serving popular posts")
+                cache.set(_BREAKER_KEY, 1, timeout=settings.FEED_BREAKER_OPEN_S)
+        FEED_DEGRADED.inc()
+        response = Response({"results": selectors.popular_posts()[:limit], "next_cursor": None})
+        response[DEGRADED_HEADER] = "popular-posts"
+        return response
+
+    def _feed_page(self, request, limit: int, after) -> Response:
+        services.ensure_feed_complete(request.user)
+        keys = selectors.feed_keys(request.user.pk, after=after, limit=limit + 1)
+        next_cursor = encode_cursor(keys[limit - 1]) if len(keys) > limit else None
+        posts = selectors.posts_in_order(request.user, [post_id for _, post_id in keys[:limit]])
+        return Response({"results": render_posts(request, posts), "next_cursor": next_cursor})

@@ -1,0 +1,313 @@
+"""The Redis side of buffered likes: intents, the in-flight batch, and the pending overlay.
+
+Keys (hash-tagged so that one post's keys share a Redis Cluster slot and its Lua scripts
+stay single-slot; the drain's global sets share the `{likes}` slot):
+
+- `likes:{<post>}:pending`   hash user id -> intent "<wanted><base><ms>": wanted and base are
+  1 (liked) or 0; base is what PostgreSQL held (or will hold, once the in-flight batch lands)
+  when the intent was first recorded, so an intent adds `wanted - base` to the like count.
+  An intent that comes back to its base is dropped: like then unlike nets to nothing.
+- `likes:{<post>}:inflight`  the batch being written to PostgreSQL (the pending hash renamed).
+- `likes:{<post>}:delta`     sum of `wanted - base` over pending and in-flight: what reads add
+  to `Post.like_count`.
+- `likes:{<post>}:epoch`     bumped whenever an in-flight batch has landed: an intent decided
+  from a PostgreSQL lookup is only recorded if no batch landed since the lookup began.
+- `{likes}:dirty`            post ids with pending intents; `{likes}:draining` the ids a drain
+  claimed and has not finished; `{likes}:lock` one drain at a time.
+
+A drain claims ids (dirty -> draining, atomic), renames each post's pending hash to in-flight
+(unless a killed drain left one there: that one is finished first), applies it idempotently,
+then in one script deletes it and takes its contribution off the delta; only then is the id
+released. Killed anywhere, the next drain redoes at most an idempotent apply.
+"""
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from redis.exceptions import NoScriptError
+
+DIRTY = "{likes}:dirty"
+DRAINING = "{likes}:draining"
+LOCK = "{likes}:lock"
+EPOCH_TTL_S = 3600
+
+# Redis errors that mean "the buffer is unavailable": callers fall back to PostgreSQL.
+Unavailable = (redis.ConnectionError, redis.TimeoutError)
+
+
+def _keys(post_id: int) -> tuple[str, str, str, str]:
+    tag = f"likes:{{{post_id}}}"
+    return f"{tag}:pending", f"{tag}:inflight", f"{tag}:delta", f"{tag}:epoch"
+
+
+@dataclass(frozen=True)
+class _Lua:
+    source: str
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+
+
+# KEYS pending, inflight, delta, epoch; ARGV user, wanted, db_state ("" = not looked up),
+# epoch seen before the lookup, now in ms.
+# -> {0, epoch}: look PostgreSQL up and call again; {1, delta}: already so; {2, delta}: changed.
+_INTENT = _Lua("""
+local user, wanted = ARGV[1], tonumber(ARGV[2])
+local state, base
+local intent = redis.call('HGET', KEYS[1], user)
+if intent then
+  state, base = tonumber(string.sub(intent, 1, 1)), tonumber(string.sub(intent, 2, 2))
+else
+  local flying = redis.call('HGET', KEYS[2], user)
+  if flying then
+    state = tonumber(string.sub(flying, 1, 1))
+  else
+    local epoch = redis.call('GET', KEYS[4]) or '0'
+    if ARGV[3] == '' or epoch ~= ARGV[4] then
+      return {0, epoch}
+    end
+    state = tonumber(ARGV[3])
+  end
+  base = state
+end
+if state == wanted then
+  return {1, tonumber(redis.call('GET', KEYS[3]) or '0')}
+end
+if wanted == base then
+  redis.call('HDEL', KEYS[1], user)
+else
+  redis.call('HSET', KEYS[1], user, wanted .. base .. ARGV[5])
+end
+return {2, redis.call('INCRBY', KEYS[3], wanted - state)}
+""")
+
+# KEYS lock; ARGV token, ttl ms. Extends the lock if we still hold it.
+_KEEP_LOCK = _Lua("""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+""")
+
+_RELEASE_LOCK = _Lua("""
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+""")
+
+# KEYS draining, dirty; ARGV n. Ids a killed drain left unfinished come first.
+# -> {1 if those were left unfinished, ids}
+_CLAIM = _Lua("""
+local ids = redis.call('SRANDMEMBER', KEYS[1], ARGV[1])
+if #ids > 0 then return {1, ids} end
+ids = redis.call('SPOP', KEYS[2], ARGV[1])
+if #ids > 0 then redis.call('SADD', KEYS[1], unpack(ids)) end
+return {0, ids}
+""")
+
+# KEYS pending, inflight. An in-flight batch left by a killed drain is finished first.
+_MOVE = _Lua("""
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+end
+return redis.call('HGETALL', KEYS[2])
+""")
+
+# KEYS pending, inflight, delta, epoch. The batch landed: forget it. -> 1 if intents wait.
+_FORGET = _Lua("""
+local intents = redis.call('HVALS', KEYS[2])
+if #intents > 0 then
+  local landed = 0
+  for _, intent in ipairs(intents) do
+    landed = landed + tonumber(string.sub(intent, 1, 1)) - tonumber(string.sub(intent, 2, 2))
+  end
+  redis.call('DEL', KEYS[2])
+  local delta = redis.call('DECRBY', KEYS[3], landed)
+  if delta == 0 and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[3]) end
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[1])
+end
+return redis.call('EXISTS', KEYS[1])
+""")
+
+_SCRIPTS = (_INTENT, _KEEP_LOCK, _RELEASE_LOCK, _CLAIM, _MOVE, _FORGET)
+_clients: dict[str, redis.Redis] = {}
+
+
+def client() -> redis.Redis:
+    """The buffer's Redis, looked up at call time so a changed setting takes effect at once."""
+    url = settings.LIKE_BUFFER_REDIS_URL
+    found = _clients.get(url)
+    if found is None:
+        found = _clients[url] = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
+            socket_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
+        )
+    return found
+
+
+def _pipelined(build: Callable[[redis.client.Pipeline], None]) -> list:
+    """One round trip; scripts go by SHA and are (re)loaded if Redis lost them (a restart)."""
+    for attempt in range(2):
+        pipe = client().pipeline(transaction=False)
+        build(pipe)
+        try:
+            return pipe.execute()
+        except NoScriptError:
+            if attempt:
+                raise
+            for script in _SCRIPTS:
+                client().script_load(script.source)
+    raise AssertionError("unreachable")
+
+
+def _run(script: _Lua, keys: Iterable[str], args: Iterable = ()) -> object:
+    keys = list(keys)
+    return _pipelined(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args))[0]
+
+
+# --- the write path -------------------------------------------------------------
+
+
+def peek(post_id: int, user_id: int) -> tuple[str, bool]:
+    """Before looking PostgreSQL up: (the post's epoch, whether the buffer alone decides)."""
+    pending, inflight, _, epoch = _keys(post_id)
+
+    def build(pipe):
+        pipe.get(epoch)
+        pipe.hexists(pending, user_id)
+        pipe.hexists(inflight, user_id)
+
+    seen_epoch, in_pending, in_flight = _pipelined(build)
+    return seen_epoch or "0", bool(in_pending or in_flight)
+
+
+def record_intent(
+    post_id: int, user_id: int, *, liked: bool, in_database: bool | None, seen_epoch: str
+) -> tuple[bool, int] | None:
+    """Record that `user_id` wants `post_id` liked or not -> (state changed, pending delta).
+
+    Pending and in-flight intents decide; otherwise `in_database`, looked up after `peek`
+    returned `seen_epoch`. None: a batch landed since then, so look it up again.
+    """
+    keys = _keys(post_id)
+    db_state = "" if in_database is None else str(int(in_database))
+    args = (user_id, int(liked), db_state, seen_epoch, int(time.time() * 1000))
+
+    def build(pipe):
+        pipe.evalsha(_INTENT.sha, len(keys), *keys, *args)
+        # After the intent, so a drain that claimed the post before it still sees it dirty.
+        pipe.sadd(DIRTY, post_id)
+
+    outcome, value = _pipelined(build)[0]
+    return (outcome == 2, int(value)) if outcome else None
+
+
+# --- the read path ------------------------------------------------------------------
+
+
+def overlay(post_ids: list[int], user_id: int | None) -> dict[int, tuple[int, bool | None]]:
+    """{post id: (pending delta, the viewer's pending liked state or None)}, one round trip."""
+
+    def build(pipe):
+        for post_id in post_ids:
+            pending, inflight, delta, _ = _keys(post_id)
+            pipe.get(delta)
+            if user_id is not None:
+                pipe.hget(pending, user_id)
+                pipe.hget(inflight, user_id)
+
+    replies = iter(_pipelined(build))
+    result = {}
+    for post_id in post_ids:
+        delta = int(next(replies) or 0)
+        mine = None
+        if user_id is not None:
+            pending, inflight = next(replies), next(replies)
+            intent = pending or inflight
+            mine = None if intent is None else intent[0] == "1"
+        result[post_id] = (delta, mine)
+    return result
+
+
+def depth() -> int:
+    """Intents not yet in PostgreSQL, pending or in flight."""
+    post_ids = client().sunion(DIRTY, DRAINING)
+
+    def build(pipe):
+        for post_id in post_ids:
+            pending, inflight, _, _ = _keys(post_id)
+            pipe.hlen(pending)
+            pipe.hlen(inflight)
+
+    return sum(_pipelined(build)) if post_ids else 0
+
+
+# --- the drain: claim, move, (apply in PostgreSQL), forget, release ------------------
+
+
+@dataclass(frozen=True)
+class Intent:
+    post_id: int
+    user_id: int
+    liked: bool
+    at_ms: int
+
+
+def acquire_lock() -> str | None:
+    token = uuid.uuid4().hex
+    ttl_ms = int(settings.LIKE_FLUSH_LOCK_TTL_S * 1000)
+    return token if client().set(LOCK, token, nx=True, px=ttl_ms) else None
+
+
+def keep_lock(token: str) -> bool:
+    return bool(_run(_KEEP_LOCK, [LOCK], [token, int(settings.LIKE_FLUSH_LOCK_TTL_S * 1000)]))
+
+
+def release_lock(token: str) -> None:
+    _run(_RELEASE_LOCK, [LOCK], [token])
+
+
+def claim(n: int) -> tuple[list[int], bool]:
+    """Up to `n` dirty post ids -> (ids, whether a killed drain had left them unfinished)."""
+    resumed, post_ids = _run(_CLAIM, [DRAINING, DIRTY], [n])
+    return [int(post_id) for post_id in post_ids], bool(resumed)
+
+
+def move(post_ids: list[int]) -> list[Intent]:
+    """Each post's pending intents become its in-flight batch (kept if one is there already)."""
+
+    def build(pipe):
+        for post_id in post_ids:
+            pending, inflight, _, _ = _keys(post_id)
+            pipe.evalsha(_MOVE.sha, 2, pending, inflight)
+
+    intents = []
+    for post_id, flat in zip(post_ids, _pipelined(build), strict=True):
+        for user_id, intent in zip(flat[::2], flat[1::2], strict=True):
+            intents.append(Intent(post_id, int(user_id), intent[0] == "1", int(intent[2:])))
+    return intents
+
+
+def forget(post_ids: list[int]) -> list[int]:
+    """The in-flight batches landed: drop them and their delta; -> ids with intents waiting."""
+
+    def build(pipe):
+        for post_id in post_ids:
+            pipe.evalsha(_FORGET.sha, 4, *_keys(post_id), EPOCH_TTL_S)
+
+    return [p for p, more in zip(post_ids, _pipelined(build), strict=True) if more]
+
+
+def release(post_ids: list[int], waiting: list[int]) -> None:
+    # Re-mark before un-claiming, so a crash in between leaves a post dirty, never forgotten.
+    if waiting:
+        client().sadd(DIRTY, *waiting)
+    client().srem(DRAINING, *post_ids)

@@ -1,0 +1,168 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from interactions import selectors, services
+from interactions.serializers import (
+    CommentSerializer,
+    CommentWriteSerializer,
+    LikeSerializer,
+    MarkReadSerializer,
+    NotificationSerializer,
+    ReportSerializer,
+    ReportWriteSerializer,
+)
+from posts import selectors as post_selectors
+from posts.serializers import PostSerializer
+from posts.views import render_posts
+from users import selectors as user_selectors
+
+# --- comments -----------------------------------------------------------------
+
+
+class PostCommentsView(GenericAPIView):
+    """A post's comments, oldest first; anyone who may read the post reads them."""
+
+    serializer_class = CommentSerializer
+    ordering = ("created_at", "id")
+
+    @extend_schema(responses=CommentSerializer(many=True), tags=["comments"])
+    def get(self, request, post_id: int):
+        if post_selectors.get_post(request.user, post_id) is None:
+            raise NotFound("Post not found.")
+        page = self.paginate_queryset(selectors.post_comments(post_id))
+        return self.get_paginated_response(CommentSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=CommentWriteSerializer, responses={201: CommentSerializer}, tags=["comments"]
+    )
+    def post(self, request, post_id: int):
+        post = selectors.commentable_post(post_id)
+        if post is None:
+            raise NotFound("Post not found.")
+        data = CommentWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = services.create_comment(post=post, author=request.user, **data.validated_data)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class CommentDetailView(GenericAPIView):
+    serializer_class = CommentSerializer
+
+    @extend_schema(responses={204: None}, tags=["comments"])
+    def delete(self, request, comment_id: int):
+        comment = selectors.get_comment(request.user, comment_id)
+        if comment is None:
+            raise NotFound("Comment not found.")
+        services.delete_comment(comment, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- reports ------------------------------------------------------------------
+
+
+class PostReportsView(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = ReportSerializer
+
+    @extend_schema(
+        request=ReportWriteSerializer,
+        responses={201: ReportSerializer, 200: ReportSerializer},
+        tags=["reports"],
+        description="201 with the new report; 200 with the caller's open report on this post "
+        "if there already is one (no duplicate is filed).",
+    )
+    def post(self, request, post_id: int):
+        post = post_selectors.get_post(request.user, post_id)
+        if post is None:
+            raise NotFound("Post not found.")
+        data = ReportWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report, created = services.report_post(
+            post=post, reporter=request.user, **data.validated_data
+        )
+        return Response(
+            ReportSerializer(report).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+# --- likes of a user -------------------------------------------------------------
+
+
+class UserLikesView(GenericAPIView):
+    """Posts a user liked, newest like first."""
+
+    serializer_class = PostSerializer
+    ordering = ("-created_at", "-post_id")
+
+    @extend_schema(responses=PostSerializer(many=True), tags=["posts"])
+    def get(self, request, user_id: int):
+        if user_selectors.get_user(request.user, user_id=user_id) is None:
+            raise NotFound("User not found.")
+        page = self.paginate_queryset(selectors.likes_of(user_id))
+        return self.get_paginated_response(render_posts(request, [like.post for like in page]))
+
+
+# --- notifications ------------------------------------------------------------
+
+
+class NotificationListView(GenericAPIView):
+    """Likes, follows, comments and mentions on me, newest first."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = NotificationSerializer
+    ordering = ("-id",)
+
+    @extend_schema(responses=NotificationSerializer(many=True), tags=["notifications"])
+    def get(self, request):
+        page = self.paginate_queryset(selectors.notifications_for(request.user))
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+
+class NotificationReadView(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = MarkReadSerializer
+
+    @extend_schema(
+        request=MarkReadSerializer,
+        responses={204: None},
+        tags=["notifications"],
+        description="Marks my notifications read: all of them, or those with id <= up_to_id.",
+    )
+    def post(self, request):
+        data = MarkReadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.mark_notifications_read(request.user, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- likes --------------------------------------------------------------------
+
+
+class PostLikeView(GenericAPIView):
+    """Like or unlike a post, both idempotent; answered before the like reaches PostgreSQL."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = LikeSerializer
+
+    @extend_schema(
+        request=None,
+        responses={201: LikeSerializer, 200: LikeSerializer},
+        tags=["likes"],
+        description="201 if this liked the post, 200 if the caller already liked it.",
+    )
+    def post(self, request, post_id: int):
+        state = services.like_post(request.user, post_id)
+        return Response(
+            LikeSerializer(state).data,
+            status=status.HTTP_201_CREATED if state.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={204: None}, tags=["likes"])
+    def delete(self, request, post_id: int):
+        services.unlike_post(request.user, post_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

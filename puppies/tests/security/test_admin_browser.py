@@ -1,0 +1,93 @@
+"""A moderator drives the real admin in headless Chromium: open a report, hide the post.
+
+Needs Debian's `chromium` and `chromium-driver` packages (.ci/run installs them); the
+test skips, saying so, where they are missing.
+"""
+
+import shutil
+
+import pytest
+from rest_framework.test import APIClient
+
+from interactions.tests.factories import ReportFactory
+from posts.tests.factories import PostFactory
+from users.models import AuditLog, User
+from users.tests.factories import PASSWORD, UserFactory
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
+        reason="headless Chromium not installed: apt-get install chromium chromium-driver",
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    # An explicit driver path: Selenium Manager must not try to download one.
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def test_moderator_hides_a_reported_post_and_the_api_stops_serving_it(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    moderator = UserFactory(role=User.Role.MODERATOR, is_staff=True)
+    post = PostFactory(content="Buy cheap bones at spam.example")
+    report = ReportFactory(post=post, details="obvious spam")
+    api = APIClient()
+    assert api.get(f"/v1/posts/{post.pk}").status_code == 200
+
+    # log in
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys(moderator.username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert "Site administration" in browser.title
+
+    # open the report from the queue
+    browser.get(f"{live_server.url}/admin/interactions/report/")
+    browser.find_element(By.LINK_TEXT, str(report.pk)).click()
+    assert "Buy cheap bones" in browser.find_element(By.ID, "content-main").text
+    assert "obvious spam" in browser.page_source
+
+    # back in the queue: select it, give a reason, hide the post
+    browser.back()
+    browser.find_element(
+        By.CSS_SELECTOR, f"input[name=_selected_action][value='{report.pk}']"
+    ).click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("hide_posts")
+    browser.find_element(By.NAME, "reason").send_keys("spam link")
+    browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+    assert "Posts hidden: 1 of 1" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+
+    # gone from the API, with the trail recorded
+    assert api.get(f"/v1/posts/{post.pk}").status_code == 404
+    log = AuditLog.objects.get()
+    assert (log.actor_id, log.action, log.target_id, log.reason) == (
+        moderator.pk,
+        "hide_post",
+        post.pk,
+        "spam link",
+    )
