@@ -38,5 +38,8 @@ format: $(BIN)/.installed
 bench-likes: services
 	$(BIN)/python bench/likes.py $(BENCH_ARGS)
 
+bench-feed: services
+	$(BIN)/python bench/feed.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache

@@ -120,6 +120,14 @@ def relay_outbox(limit: int = 1000) -> int:
     return sent
 
 
+def purge_outbox(keep: timedelta = timedelta(days=1)) -> int:
+    """Forget processed events (they are only needed until their fan-out is done)."""
+    deleted, _ = OutboxEvent.objects.filter(
+        processed_at__isnull=False, created_at__lt=timezone.now() - keep
+    ).delete()
+    return deleted
+
+
 def outbox_backlog() -> int:
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()
 

@@ -16,6 +16,7 @@ def relay_outbox() -> None:
 @shared_task(ignore_result=True)
 def trim_feeds() -> None:
     services.trim_feeds()
+    services.purge_outbox()
 
 
 @shared_task(ignore_result=True)

@@ -297,6 +297,17 @@ def test_relay_redispatches_unacknowledged_events(settings):
     assert OutboxEvent.objects.get(post=fresh).attempts == 1
 
 
+def test_processed_events_are_purged_after_a_day(drain_outbox):
+    old, new = PostFactory(), PostFactory()
+    services.announce_new_post(old)
+    services.announce_new_post(new)
+    drain_outbox()
+    OutboxEvent.objects.filter(post=old).update(created_at=timezone.now() - timedelta(days=2))
+
+    assert services.purge_outbox() == 1
+    assert list(OutboxEvent.objects.values_list("post", flat=True)) == [new.id]
+
+
 def test_metrics_expose_backlog_and_fan_out_lag(api, drain_outbox):
     author = UserFactory()
     make_followers(author, 2)

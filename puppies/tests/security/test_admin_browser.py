@@ -44,14 +44,15 @@ def browser():
         options.add_argument(flag)
     # An explicit driver path: Selenium Manager must not try to download one.
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
+    driver.implicitly_wait(20)  # generous: CI machines are small and busy
     yield driver
     driver.quit()
 
 
 def test_moderator_hides_a_reported_post_and_the_api_stops_serving_it(live_server, browser):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     moderator = UserFactory(role=User.Role.MODERATOR, is_staff=True)
     post = PostFactory(content="Buy cheap bones at spam.example")
@@ -64,7 +65,7 @@ def test_moderator_hides_a_reported_post_and_the_api_stops_serving_it(live_serve
     browser.find_element(By.NAME, "username").send_keys(moderator.username)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert "Site administration" in browser.title
+    WebDriverWait(browser, 30).until(expected_conditions.title_contains("Site administration"))
 
     # open the report from the queue
     browser.get(f"{live_server.url}/admin/interactions/report/")
