@@ -70,3 +70,21 @@ def count_queries(db):
         return len(ctx), result
 
     return run
+
+
+@pytest.fixture
+def page_queries(count_queries):
+    """page_queries(client, url, grow) -> (queries for a small page, for a big one, big response).
+
+    Both are measured after a warm-up request (which may do the once-per-window
+    last_active_at write); `grow()` adds rows between the two measurements.
+    """
+
+    def run(client, url: str, grow):
+        client.get(url)
+        small, _ = count_queries(lambda: client.get(url))
+        grow()
+        large, response = count_queries(lambda: client.get(url))
+        return small, large, response
+
+    return run

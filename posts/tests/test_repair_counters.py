@@ -146,7 +146,6 @@ def test_repair_during_concurrent_follows_loses_nothing():
     assert all(counts(fan)[1] == 1 for fan in fans)
 
 
-
 def test_post_count_follows_hide_unhide_and_delete_as_repair_computes_it(api):
     from posts import services
 
