@@ -5,12 +5,17 @@ URLs, crashes, oversized bodies) goes through the Django handlers at the bottom,
 so no client ever sees HTML or a stack trace.
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class Conflict(exceptions.APIException):
@@ -110,6 +115,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # PostgreSQL unreachable: a retryable 503, not a 500 (Django reconnects by itself).
+        logger.error("database unavailable", exc_info=exc)
+        exc = ServiceUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:

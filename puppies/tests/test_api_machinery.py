@@ -15,7 +15,21 @@ class Boom(APIView):
         raise RuntimeError("kaboom: secret internals")
 
 
-urlpatterns = [path("boom", Boom.as_view()), *root_urls.urlpatterns]
+class DatabaseDown(APIView):
+    authentication_classes = []
+    permission_classes = []
+
+    def get(self, request):
+        from django.db import OperationalError
+
+        raise OperationalError("connection to server at 127.0.0.1 failed")
+
+
+urlpatterns = [
+    path("boom", Boom.as_view()),
+    path("db-down", DatabaseDown.as_view()),
+    *root_urls.urlpatterns,
+]
 handler500 = root_urls.handler500
 handler404 = root_urls.handler404
 
@@ -44,6 +58,15 @@ def test_crash_is_json_500_without_a_stack_trace(boom_urls):
     assert response.json()["error"]["code"] == "server_error"
     assert "kaboom" not in response.content.decode()
     assert "Traceback" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_database_outage_is_a_retryable_503_not_a_500(boom_urls, api):
+    response = api.get("/db-down")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert "127.0.0.1" not in response.content.decode()
 
 
 @pytest.mark.django_db
