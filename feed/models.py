@@ -93,13 +93,18 @@ class VipAuthor(models.Model):
         return f"VIP {self.user_id}"
 
 
-class FeedState(models.Model):
-    """When an owner's feed was last known complete (fan-out skips inactive owners)."""
+class DormantFeed(models.Model):
+    """An owner whose feed fan-out no longer maintains (inactive for FEED_INACTIVE_DAYS).
+
+    Marked by a beat job; fan-out skips these owners with an anti-join on this small
+    table (cheaper per row than reading users.last_active_at), and the owner's next
+    feed read removes the mark and rebuilds the feed.
+    """
 
     owner = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
-    checked_at = models.DateTimeField()
+    since = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
-        return f"feed of {self.owner_id} checked {self.checked_at:%Y-%m-%d %H:%M}"
+        return f"dormant feed of {self.owner_id}"

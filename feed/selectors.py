@@ -1,7 +1,7 @@
 """Reads of home feeds."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -18,15 +18,42 @@ from users.models import User
 FeedKey = tuple[datetime, int]
 
 
-def feed_keys(owner_id: int, *, after: FeedKey | None, limit: int) -> list[FeedKey]:
-    """Up to `limit` (created_at, post_id) keys of the owner's merged feed, newest first,
-    strictly after `after` in that order. One query, whatever the number of VIPs."""
-    params: dict = {"owner": owner_id, "n": limit}
+# Extra candidates per page so a few deleted or hidden posts not yet removed from
+# feeds do not shorten the page.
+_SLACK = 10
+
+
+def feed_page(
+    owner_id: int, *, after: FeedKey | None, limit: int
+) -> tuple[list[int], FeedKey | None]:
+    """Post ids of one page of the owner's merged feed, newest first, strictly after
+    `after`; and the key to continue after (None on the last page). One query,
+    whatever the number of VIPs followed.
+
+    The continuation key is the last post served, or, when invisible candidates used up
+    the window, the last candidate examined: pages may then come out short, but never
+    skip or repeat a post.
+    """
+    window = limit + 1 + _SLACK
+    params: dict = {"owner": owner_id, "n": window}
     if after is not None:
         params["at"], params["id"] = after
     with connection.cursor() as cursor:
         cursor.execute(sql.feed_page(after=after is not None), params)
-        return [(created_at, post_id) for post_id, created_at in cursor.fetchall()]
+        candidates = cursor.fetchall()
+    served: list[tuple[int, datetime]] = []
+    for post_id, created_at, visible in candidates:
+        if len(served) == limit:
+            if visible:
+                return [pid for pid, _ in served], (served[-1][1], served[-1][0])
+            continue
+        if visible:
+            served.append((post_id, created_at))
+    ids = [pid for pid, _ in served]
+    if len(candidates) < window:
+        return ids, None
+    last_id, last_at, _ = candidates[-1]
+    return ids, (last_at, last_id)
 
 
 def posts_in_order(viewer: User, post_ids: Sequence[int]) -> list[Post]:
@@ -47,7 +74,7 @@ def refresh_popular_posts() -> list[dict]:
     global _last_popular
     limit = settings.PAGE_DEFAULT_LIMIT
     viewer = AnonymousUser()
-    since = timezone.now() - timezone.timedelta(days=_POPULAR_WINDOW_DAYS)
+    since = timezone.now() - timedelta(days=_POPULAR_WINDOW_DAYS)
     posts = list(
         visible_posts(viewer)
         .filter(created_at__gte=since)

@@ -8,16 +8,18 @@ so a broker outage or a killed worker delays a fan-out but never loses it.
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from feed import sql
 from feed.metrics import FANOUT_LAG, FANOUT_ROWS
-from feed.models import FeedState, OutboxEvent, VipAuthor
+from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from posts.models import Post
 from users.models import User
 
@@ -63,8 +65,6 @@ def start_following(follower: User, followee: User) -> None:
 
 def stop_following(follower: User, followee: User) -> None:
     """`follower` no longer follows `followee`: drop the followee's posts from the feed."""
-    from feed.models import FeedEntry
-
     # At most the feed cap of rows, found through the primary key's owner prefix.
     FeedEntry.objects.filter(owner_id=follower.pk, author_id=followee.pk).delete()
 
@@ -112,8 +112,6 @@ def relay_outbox(limit: int = 1000) -> int:
         )
         if not ids:
             return 0
-        from django.db.models import F
-
         OutboxEvent.objects.filter(pk__in=ids).update(dispatched_at=now, attempts=F("attempts") + 1)
     sent = sum(dispatch(event_id) for event_id in ids)
     logger.info("outbox relay re-dispatched %s of %s events", sent, len(ids))
@@ -152,36 +150,58 @@ def process_event(event_id: int) -> None:
 
 
 def push_post(post: Post) -> int:
-    """Insert `post` into the feeds of its author's active followers; rows written.
+    """Insert `post` into the feeds of its author's followers (dormant feeds skipped);
+    returns the rows written.
 
-    Set-based: one INSERT ... SELECT per keyset chunk of followers, each chunk its own
-    transaction, so a killed worker leaves finished chunks and a rerun skips them
-    (ON CONFLICT DO NOTHING). VIP authors are not pushed.
+    Set-based: one INSERT ... SELECT per keyset range of FEED_FANOUT_CHUNK followers,
+    each its own transaction, so a killed worker leaves finished chunks and a rerun
+    skips them. Ranges run on FEED_FANOUT_THREADS connections at once (outside a
+    transaction). VIP authors are not pushed.
     """
     if not post.is_visible or is_vip(post.author_id):
         return 0
-    active_since = timezone.now() - timedelta(days=settings.FEED_INACTIVE_DAYS)
-    after, written = 0, 0
+    params = {"author": post.author_id, "post": post.pk, "created_at": post.created_at}
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute(
-                sql.PUSH_CHUNK,
-                {
-                    "author": post.author_id,
-                    "post": post.pk,
-                    "created_at": post.created_at,
-                    "after": after,
-                    "chunk": settings.FEED_FANOUT_CHUNK,
-                    "active_since": active_since,
-                },
-            )
-            last, rows = cursor.fetchone()
-            written += rows
-            if last is None:
-                break
-            after = last
+        cursor.execute(sql.PUSH_BOUNDS, {**params, "chunk": settings.FEED_FANOUT_CHUNK})
+        bounds = [0] + [row[0] for row in cursor.fetchall()]
+    ranges = [(lo, hi) for lo, hi in zip(bounds, [*bounds[1:], None], strict=True)]
+    threads = min(settings.FEED_FANOUT_THREADS, len(ranges))
+    if threads <= 1 or connection.in_atomic_block:
+        written = sum(_push_range(params, lo, hi) for lo, hi in ranges)
+    else:
+        written = sum(_pool(threads).map(lambda r: _push_range_in_thread(params, *r), ranges))
     FANOUT_ROWS.inc(written)
     return written
+
+
+def _push_range(params: dict, lo: int, hi: int | None) -> int:
+    params = {**params, "lo": lo, "hi": hi}
+    last = hi is None
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.push_range(skip_existing=False, last=last), params)
+            return cursor.rowcount
+    except IntegrityError:  # some rows are there already: this chunk ran before
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.push_range(skip_existing=True, last=last), params)
+            return cursor.rowcount
+
+
+def _push_range_in_thread(params: dict, lo: int, hi: int | None) -> int:
+    # Pool threads keep their connection between fan-outs; drop it if it broke (a
+    # database restart) or outlived CONN_MAX_AGE, as Django does between requests.
+    connection.close_if_unusable_or_obsolete()
+    return _push_range(params, lo, hi)
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    # Long-lived threads keep their own database connections between fan-outs.
+    if threads not in _pools:
+        _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="fanout")
+    return _pools[threads]
 
 
 def remove_post(post: Post) -> int:
@@ -240,22 +260,18 @@ def refresh_vips() -> None:
 
 
 def ensure_feed_complete(owner: User) -> None:
-    """Rebuild the feed if fan-out may have skipped `owner` since it was last checked.
-
-    Fan-out skips owners inactive for FEED_INACTIVE_DAYS; an owner checked more
-    recently than that (less the last_active_at write interval) cannot have been
-    skipped. Costs one primary-key read per feed request, plus one write per hour.
-    """
-    now = timezone.now()
-    checked_at = (
-        FeedState.objects.filter(owner_id=owner.pk).values_list("checked_at", flat=True).first()
-    )
-    safe_for = timedelta(days=settings.FEED_INACTIVE_DAYS) - settings.LAST_ACTIVE_WRITE_INTERVAL
-    if checked_at is not None and now - checked_at < timedelta(hours=1):
-        return
-    if checked_at is None or now - checked_at >= safe_for:
+    """Rebuild the feed if it went dormant (fan-out skipped it); one query otherwise."""
+    woke, _ = DormantFeed.objects.filter(owner_id=owner.pk).delete()
+    if woke:
         rebuild_feed(owner.pk)
-    FeedState.objects.update_or_create(owner_id=owner.pk, defaults={"checked_at": now})
+
+
+def mark_dormant_feeds() -> int:
+    """Owners inactive for FEED_INACTIVE_DAYS stop receiving fan-out until they read."""
+    cutoff = timezone.now() - timedelta(days=settings.FEED_INACTIVE_DAYS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.MARK_DORMANT, {"cutoff": cutoff})
+        return cursor.rowcount
 
 
 def rebuild_feed(owner_id: int) -> int:

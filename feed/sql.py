@@ -1,32 +1,50 @@
 """The set-based SQL of the feed, in one place (table names from the models)."""
 
-from feed.models import FeedEntry, VipAuthor
+from feed.models import DormantFeed, FeedEntry, VipAuthor
 from posts.models import Post
 from users.models import Follow, User
 
 ENTRY = FeedEntry._meta.db_table
 VIP = VipAuthor._meta.db_table
+DORMANT = DormantFeed._meta.db_table
 POST = Post._meta.db_table
 FOLLOW = Follow._meta.db_table
 USER = User._meta.db_table
 
 VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"
 
-# One chunk of a push: the next followers by follower_id (keyset), active ones only.
-PUSH_CHUNK = f"""
-WITH chunk AS (
-    SELECT follower_id FROM {FOLLOW}
-    WHERE followee_id = %(author)s AND follower_id > %(after)s
-    ORDER BY follower_id LIMIT %(chunk)s
-), written AS (
-    INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
-    SELECT c.follower_id, %(post)s, %(author)s, %(created_at)s
-    FROM chunk c JOIN {USER} u ON u.id = c.follower_id
-    WHERE u.last_active_at >= %(active_since)s
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-SELECT (SELECT max(follower_id) FROM chunk), (SELECT count(*) FROM written)
+# Upper follower_id bounds of full chunks of an author's followers (index-only scan).
+PUSH_BOUNDS = f"""
+SELECT follower_id FROM (
+    SELECT follower_id, row_number() OVER (ORDER BY follower_id) AS n
+    FROM {FOLLOW} WHERE followee_id = %(author)s
+) s WHERE n %% %(chunk)s = 0 ORDER BY follower_id
+"""  # noqa: S608
+
+
+def push_range(*, skip_existing: bool, last: bool) -> str:
+    """One chunk of a push: followers in (lo, hi], dormant feeds skipped.
+
+    The first attempt is a plain INSERT; ON CONFLICT DO NOTHING (a pre-check of the
+    primary key per row, ~25% slower) is only used when that one hits a row already
+    there (a redelivered task, a concurrent follow backfill).
+    """
+    upper = "" if last else "AND f.follower_id <= %(hi)s"
+    conflict = "ON CONFLICT DO NOTHING" if skip_existing else ""
+    return f"""
+INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+SELECT f.follower_id, %(post)s, %(author)s, %(created_at)s FROM {FOLLOW} f
+WHERE f.followee_id = %(author)s AND f.follower_id > %(lo)s {upper}
+  AND NOT EXISTS (SELECT 1 FROM {DORMANT} d WHERE d.owner_id = f.follower_id)
+{conflict}
+"""  # noqa: S608
+
+
+MARK_DORMANT = f"""
+INSERT INTO {DORMANT} (owner_id, since)
+SELECT u.id, now() FROM {USER} u
+WHERE u.last_active_at IS NULL OR u.last_active_at < %(cutoff)s
+ON CONFLICT DO NOTHING
 """  # noqa: S608
 
 # Entries of a post leave the feeds of its author's followers (the primary key serves it).
@@ -84,29 +102,36 @@ SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
 
 
 def feed_page(*, after: bool) -> str:
-    """The merged home-feed page: pushed entries UNION each followed VIP's own posts.
+    """Candidates for a merged home-feed page: pushed entries UNION each followed VIP's
+    newest posts, then whether each candidate is visible.
 
-    Both branches are keyset scans on (created_at, id) bounded by the page size, so
-    the cost depends on the page and the number of VIPs followed, not on table size.
-    UNION drops a post present in both (pushed before its author became a VIP).
+    Both branches are index-only keyset scans bounded by %(n)s (feed_owner_created;
+    posts' post_author_created), so the cost depends on the page size and the number
+    of VIPs followed, not on table sizes; only the %(n)s merged candidates touch the
+    posts heap, for visibility. UNION drops a post present in both (pushed before its
+    author became a VIP).
     """
     entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
     post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
     return f"""
-(SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
-  JOIN {POST} p ON p.id = e.post_id AND {VISIBLE}
-  WHERE e.owner_id = %(owner)s {entry_after}
-  ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
-UNION
-(SELECT vp.id, vp.created_at FROM {FOLLOW} f
-  JOIN {VIP} v ON v.user_id = f.followee_id
-  CROSS JOIN LATERAL (
-      SELECT p.id, p.created_at FROM {POST} p
-      WHERE p.author_id = f.followee_id AND {VISIBLE} {post_after}
-      ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
-  ) vp
-  WHERE f.follower_id = %(owner)s)
-ORDER BY created_at DESC, id DESC LIMIT %(n)s
+WITH candidates AS (
+    (SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
+      WHERE e.owner_id = %(owner)s {entry_after}
+      ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
+    UNION
+    (SELECT vp.id, vp.created_at FROM {FOLLOW} f
+      JOIN {VIP} v ON v.user_id = f.followee_id
+      CROSS JOIN LATERAL (
+          SELECT p.id, p.created_at FROM {POST} p
+          WHERE p.author_id = f.followee_id {post_after}
+          ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
+      ) vp
+      WHERE f.follower_id = %(owner)s)
+    ORDER BY created_at DESC, id DESC LIMIT %(n)s
+)
+SELECT c.id, c.created_at, p.id IS NOT NULL AS visible FROM candidates c
+LEFT JOIN {POST} p ON p.id = c.id AND {VISIBLE}
+ORDER BY c.created_at DESC, c.id DESC
 """  # noqa: S608
 
 

@@ -20,6 +20,11 @@ def trim_feeds() -> None:
 
 
 @shared_task(ignore_result=True)
+def mark_dormant_feeds() -> None:
+    services.mark_dormant_feeds()
+
+
+@shared_task(ignore_result=True)
 def refresh_vips() -> None:
     services.refresh_vips()
 

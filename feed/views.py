@@ -68,7 +68,11 @@ class FeedView(GenericAPIView):
 
     def _feed_page(self, request, limit: int, after) -> Response:
         services.ensure_feed_complete(request.user)
-        keys = selectors.feed_keys(request.user.pk, after=after, limit=limit + 1)
-        next_cursor = encode_cursor(keys[limit - 1]) if len(keys) > limit else None
-        posts = selectors.posts_in_order(request.user, [post_id for _, post_id in keys[:limit]])
-        return Response({"results": render_posts(request, posts), "next_cursor": next_cursor})
+        post_ids, next_key = selectors.feed_page(request.user.pk, after=after, limit=limit)
+        posts = selectors.posts_in_order(request.user, post_ids)
+        return Response(
+            {
+                "results": render_posts(request, posts),
+                "next_cursor": encode_cursor(next_key) if next_key else None,
+            }
+        )

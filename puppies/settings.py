@@ -130,6 +130,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "feed.tasks.refresh_vips",
         "schedule": env.float("VIP_REFRESH_INTERVAL_S", default=300.0),
     },
+    "feed-mark-dormant": {
+        "task": "feed.tasks.mark_dormant_feeds",
+        "schedule": env.float("FEED_DORMANT_INTERVAL_S", default=3600.0),
+    },
     "feed-refresh-popular": {
         "task": "feed.tasks.refresh_popular_posts",
         "schedule": env.float("FEED_POPULAR_CACHE_S", default=60.0),
@@ -146,7 +150,9 @@ VIP_EXIT_FOLLOWER_THRESHOLD = env.int(
 FEED_MAX_ENTRIES = env.int("FEED_MAX_ENTRIES", default=800)
 FEED_INACTIVE_DAYS = env.int("FEED_INACTIVE_DAYS", default=30)
 FEED_BACKFILL_POSTS = env.int("FEED_BACKFILL_POSTS", default=20)
-FEED_FANOUT_CHUNK = env.int("FEED_FANOUT_CHUNK", default=10_000)
+FEED_FANOUT_CHUNK = env.int("FEED_FANOUT_CHUNK", default=2_500)
+# Chunks of one fan-out written at once, each on its own database connection.
+FEED_FANOUT_THREADS = env.int("FEED_FANOUT_THREADS", default=2)
 FEED_TRIM_BATCH = env.int("FEED_TRIM_BATCH", default=2_000)
 FEED_BREAKER_OPEN_S = env.int("FEED_BREAKER_OPEN_S", default=15)
 FEED_POPULAR_CACHE_S = env.int("FEED_POPULAR_CACHE_S", default=60)

@@ -92,8 +92,8 @@ def test_fan_out_is_idempotent_and_set_based(count_queries, settings):
     services.process_event(event.pk)
     services.push_post(post)  # a redelivery after the event was processed changes nothing
 
-    # 3 chunks + a final empty one, not one INSERT per follower
-    assert queries <= 8
+    # a fixed number per chunk of 100 (3 here), not one INSERT per follower
+    assert queries < 20
     assert FeedEntry.objects.filter(post=post).count() == len(fans)
     assert OutboxEvent.objects.get(pk=event.pk).processed_at is not None
 
@@ -143,6 +143,22 @@ def test_pages_never_duplicate_or_skip_while_posts_arrive(
             break
 
     assert seen == expected
+
+
+def test_pages_stay_whole_past_many_hidden_posts(as_user, user):
+    bella = UserFactory()
+    as_user.post(f"/v1/users/{bella.id}/follow")
+    now = timezone.now()
+    posts = [PostFactory(author=bella, created_at=now - timedelta(minutes=m)) for m in range(40)]
+    for post in posts:
+        services.push_post(post)
+    # hidden, but still in feeds until the retraction is processed: more than a window
+    hidden = [p.id for p in posts[2:30]]
+    Post.objects.filter(pk__in=hidden).update(hidden_at=now)
+
+    seen = read_all(as_user, limit=3)
+
+    assert seen == [p.id for p in posts if p.id not in hidden]
 
 
 def test_tampered_cursor_and_bad_limit_are_400(as_user):
@@ -214,6 +230,7 @@ def test_inactive_owners_are_skipped_then_rebuilt_on_read(client_for, drain_outb
     User.objects.filter(pk=sleeper.pk).update(
         last_active_at=timezone.now() - timedelta(days=settings.FEED_INACTIVE_DAYS + 1)
     )
+    services.mark_dormant_feeds()  # the beat job
     post_id = post_as(client_for, bella)
     drain_outbox()
     assert list(FeedEntry.objects.filter(post_id=post_id).values_list("owner", flat=True)) == [
@@ -268,7 +285,7 @@ def test_failing_feed_path_serves_popular_posts_not_500(as_user, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("feed store unavailable")
 
-    monkeypatch.setattr(selectors, "feed_keys", broken)
+    monkeypatch.setattr(selectors, "feed_page", broken)
     response = as_user.get("/v1/feed")
 
     assert response.status_code == 200
