@@ -8,11 +8,11 @@ from django.db import connection
 
 from feed import services
 from feed.models import FeedEntry, OutboxEvent
-from feed.tests.conftest import wait_for
 from feed.tests.factories import make_followers
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from puppies.celery import app
+from puppies.tests.support import wait_for
 from users.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -10,10 +10,10 @@ from prometheus_client import REGISTRY
 
 from interactions import like_buffer, services
 from interactions.models import Like, Notification
-from interactions.tests.conftest import wait_for
 from interactions.tests.factories import LikeFactory
 from posts.models import Post
 from posts.tests.factories import PostFactory
+from puppies.tests.support import wait_for
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
