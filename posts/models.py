@@ -1,20 +1,40 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+# 'simple' (no stemming, no stop words): posts mix languages, dog names, breeds and slang,
+# which an English stemmer mangles; a query finds exactly the words that were written.
+SEARCH_CONFIG = "simple"
+PUBLISHED = "published"
+
+
+def content_search_vector() -> SearchVector:
+    """The expression the search index is built on; queries must use this very expression."""
+    return SearchVector("content", config=SEARCH_CONFIG)
+
+
+def visible_q(prefix: str = "") -> Q:
+    """What anyone may see: published, not deleted, not hidden by a moderator."""
+    return Q(
+        **{
+            f"{prefix}status": PUBLISHED,
+            f"{prefix}deleted_at__isnull": True,
+            f"{prefix}hidden_at__isnull": True,
+        }
+    )
+
 
 class PostQuerySet(models.QuerySet):
     def visible(self):
-        """What anyone may see: published, not deleted, not hidden by a moderator."""
-        return self.filter(
-            status=Post.Status.PUBLISHED, deleted_at__isnull=True, hidden_at__isnull=True
-        )
+        return self.filter(visible_q())
 
 
 class Post(models.Model):
     class Status(models.TextChoices):
-        PUBLISHED = "published"
+        PUBLISHED = PUBLISHED
         PENDING_MEDIA = "pending_media"
 
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -42,6 +62,11 @@ class Post(models.Model):
                 name="post_live_created",
                 condition=Q(deleted_at__isnull=True, hidden_at__isnull=True),
             ),
+            # Full-text search. Not partial on purpose: the planner keeps statistics of an index
+            # expression only for whole-table indexes, and without them it guesses every word
+            # matches 0.5% of posts, then walks post_live_created filtering row by row (a rare
+            # word took ~1 s on 200k posts instead of ~1 ms from this index).
+            GinIndex(content_search_vector(), name="post_content_search"),
         ]
 
     def __str__(self) -> str:
@@ -54,3 +79,26 @@ class Post(models.Model):
             and self.deleted_at is None
             and self.hidden_at is None
         )
+
+
+class PostHashtag(models.Model):
+    """`post` carries `#tag`. created_at copies the post's, so a tag page is one index range."""
+
+    pk = models.CompositePrimaryKey("post", "tag")
+    # The primary key (post_id, tag) already indexes post_id.
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+", db_index=False)
+    tag = models.CharField(max_length=100)  # lower-cased, without the '#'
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # a tag's posts, newest first (keyset)
+            models.Index(
+                F("tag"), F("created_at").desc(), F("post").desc(), name="posthashtag_tag_created"
+            ),
+            # trending: the tags of the last hours
+            models.Index(F("created_at"), F("tag"), name="posthashtag_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.tag} on {self.post_id}"

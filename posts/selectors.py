@@ -1,11 +1,18 @@
 """Reads of posts, always as a given viewer sees them."""
 
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from interactions import selectors as interactions
-from posts.models import Post
+from posts.models import SEARCH_CONFIG, Post, PostHashtag, content_search_vector, visible_q
+from users import selectors as users
 from users.models import User
 
 
@@ -30,3 +37,61 @@ def with_viewer_state(viewer: User, posts: Sequence[Post]) -> Sequence[Post]:
     """Fill in what depends on the viewer (`liked_by_me`, pending likes) for a page at once."""
     interactions.apply_like_state(viewer, posts)
     return posts
+
+
+def search_posts(viewer: User, q: str) -> QuerySet[Post]:
+    """Visible posts matching the web-style query `q` ("quoted phrase", -not, or)."""
+    # The same expression as the partial GIN index post_content_search, so that index serves it.
+    return (
+        visible_posts(viewer)
+        .alias(document=content_search_vector())
+        .filter(document=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch"))
+    )
+
+
+def search_users(viewer: User, q: str) -> QuerySet[User]:
+    """Active users whose username or display name contains `q`, any case, with is_following."""
+    return users.users_visible_to(viewer).filter(
+        Q(username__icontains=q) | Q(display_name__icontains=q)
+    )
+
+
+def hashtag_posts(viewer: User, tag: str) -> QuerySet[PostHashtag]:
+    """The PostHashtag rows of `tag` whose post is visible, with post and author in one query."""
+    return PostHashtag.objects.filter(visible_q("post__"), tag=tag).select_related("post__author")
+
+
+_TRENDING_KEY = "posts:trending_hashtags"
+_TRENDING_LOCK = "posts:trending_hashtags:lock"
+TRENDING_SIZE = 10
+
+
+def trending_hashtags() -> list[dict]:
+    """The top tags by visible posts in the last TRENDING_WINDOW_HOURS, as [{tag, post_count}].
+
+    Recounted at most every TRENDING_CACHE_S: the entry outlives its freshness, and when it
+    goes stale one caller (the one that takes the lock) recounts while the rest serve the old
+    list, so a storm of reads costs one query per interval, not one per reader at expiry.
+    """
+    entry = cache.get(_TRENDING_KEY)
+    now = time.time()
+    if entry is not None and (
+        now < entry["fresh_until"] or not cache.add(_TRENDING_LOCK, 1, settings.TRENDING_CACHE_S)
+    ):
+        return entry["results"]
+    results = _count_trending_hashtags()
+    entry = {"results": results, "fresh_until": now + settings.TRENDING_CACHE_S}
+    cache.set(_TRENDING_KEY, entry, settings.TRENDING_CACHE_S * 10)
+    cache.delete(_TRENDING_LOCK)
+    return results
+
+
+def _count_trending_hashtags() -> list[dict]:
+    since = timezone.now() - timedelta(hours=settings.TRENDING_WINDOW_HOURS)
+    rows = (
+        PostHashtag.objects.filter(visible_q("post__"), created_at__gte=since)
+        .values("tag")
+        .annotate(post_count=Count("*"))
+        .order_by("-post_count", "tag")[:TRENDING_SIZE]
+    )
+    return [{"tag": row["tag"], "post_count": row["post_count"]} for row in rows]

@@ -39,3 +39,26 @@ class PostSerializer(serializers.ModelSerializer):
 
 class PostWriteSerializer(serializers.Serializer):
     content = serializers.CharField(min_length=1, max_length=settings.POST_MAX_LENGTH)
+
+
+SEARCH_QUERY_MAX_LENGTH = 200
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)
+
+
+class HashtagSerializer(serializers.Serializer):
+    tag = serializers.RegexField(
+        r"^[A-Za-z0-9_]{1,100}$",
+        error_messages={"invalid": "1 to 100 letters, digits or underscores, without '#'."},
+    )
+
+
+class TrendingHashtagSerializer(serializers.Serializer):
+    tag = serializers.CharField()
+    post_count = serializers.IntegerField()
+
+
+class TrendingHashtagsSerializer(serializers.Serializer):
+    results = TrendingHashtagSerializer(many=True)

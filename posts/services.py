@@ -1,5 +1,7 @@
 """Writes to posts: one function per user-visible action."""
 
+import re
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -7,7 +9,7 @@ from rest_framework.exceptions import PermissionDenied
 
 from feed import services as feed
 from interactions import services as interactions
-from posts.models import Post
+from posts.models import Post, PostHashtag
 from users import services as users
 from users.models import AuditLog, User
 
@@ -19,21 +21,49 @@ def _count_authors_post(post: Post, delta: int) -> None:
     )
 
 
+# `#tag` not preceded by a word character or another `#` (so "a#b" and "##" tag nothing),
+# nor followed by one: "#café" and a 101-character run are not tags, rather than cut ones.
+_HASHTAG_RE = re.compile(r"(?<![\w#])#([A-Za-z0-9_]{1,100})(?!\w)")
+MAX_HASHTAGS_PER_POST = 20
+
+
+def hashtags_in(text: str) -> list[str]:
+    """The distinct tags (lower-cased, without '#') in `text`, first ones first, capped."""
+    tags = dict.fromkeys(tag.lower() for tag in _HASHTAG_RE.findall(text))
+    return list(tags)[:MAX_HASHTAGS_PER_POST]
+
+
+def _tag_post(post: Post, *, previous_text: str | None = None) -> None:
+    """Make the post's PostHashtag rows those of its content (after an edit: replace the set)."""
+    tags = hashtags_in(post.content)
+    if previous_text is not None:
+        if set(tags) == set(hashtags_in(previous_text)):
+            return
+        PostHashtag.objects.filter(post_id=post.pk).exclude(tag__in=tags).delete()
+    PostHashtag.objects.bulk_create(
+        [PostHashtag(post=post, tag=tag, created_at=post.created_at) for tag in tags],
+        ignore_conflicts=True,
+    )
+
+
 @transaction.atomic
 def create_post(*, author: User, content: str) -> Post:
     post = Post.objects.create(author=author, content=content)
+    _tag_post(post)
     _count_authors_post(post, +1)
     feed.announce_new_post(post)
     interactions.notify_mentions(author, content, post=post)
     return post
 
 
+@transaction.atomic
 def edit_post(post: Post, *, editor: User, content: str) -> Post:
     if post.author_id != editor.pk:
         raise PermissionDenied("Only the author can edit a post.")
     previous = post.content
     post.content = content
     post.save(update_fields=["content", "updated_at"])
+    _tag_post(post, previous_text=previous)
     interactions.notify_mentions(editor, content, post=post, previous_text=previous)
     return post
 

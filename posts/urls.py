@@ -6,4 +6,8 @@ urlpatterns = [
     path("posts", views.PostCreateView.as_view(), name="post-create"),
     path("posts/<int:post_id>", views.PostDetailView.as_view(), name="post-detail"),
     path("users/<int:user_id>/posts", views.UserPostsView.as_view(), name="user-posts"),
+    path("search/posts", views.SearchPostsView.as_view(), name="search-posts"),
+    path("search/users", views.SearchUsersView.as_view(), name="search-users"),
+    path("hashtags/<str:tag>/posts", views.HashtagPostsView.as_view(), name="hashtag-posts"),
+    path("trending/hashtags", views.TrendingHashtagsView.as_view(), name="trending-hashtags"),
 ]

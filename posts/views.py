@@ -1,13 +1,23 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from posts import selectors, services
-from posts.serializers import PostSerializer, PostWriteSerializer
+from posts.serializers import (
+    SEARCH_QUERY_MAX_LENGTH,
+    HashtagSerializer,
+    PostSerializer,
+    PostWriteSerializer,
+    SearchQuerySerializer,
+    TrendingHashtagsSerializer,
+)
 from puppies import ratelimit
 from users import selectors as user_selectors
+from users.serializers import UserSerializer
 
 
 def render_posts(request, posts) -> list:
@@ -69,3 +79,70 @@ class UserPostsView(GenericAPIView):
             raise NotFound("User not found.")
         page = self.paginate_queryset(selectors.user_timeline(request.user, user_id))
         return self.get_paginated_response(render_posts(request, page))
+
+
+_Q_PARAMETER = OpenApiParameter(
+    "q",
+    str,
+    required=True,
+    description=f"What to look for, 1..{SEARCH_QUERY_MAX_LENGTH} characters.",
+)
+
+
+def read_search_query(request) -> str:
+    query = SearchQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data["q"]
+
+
+class SearchPostsView(GenericAPIView):
+    """Full-text search over posts, newest first. Words are matched whole, in any case;
+    "a phrase" in quotes, -word to exclude, `or` between alternatives."""
+
+    serializer_class = PostSerializer
+    ordering = ("-created_at", "-id")
+
+    @extend_schema(parameters=[_Q_PARAMETER], responses=PostSerializer(many=True), tags=["search"])
+    def get(self, request):
+        posts = selectors.search_posts(request.user, read_search_query(request))
+        page = self.paginate_queryset(posts)
+        return self.get_paginated_response(render_posts(request, page))
+
+
+class SearchUsersView(GenericAPIView):
+    """Active users whose username or display name contains q (any case), by username."""
+
+    serializer_class = UserSerializer
+    ordering = ("username",)
+
+    @extend_schema(parameters=[_Q_PARAMETER], responses=UserSerializer(many=True), tags=["search"])
+    def get(self, request):
+        users = selectors.search_users(request.user, read_search_query(request))
+        page = self.paginate_queryset(users)
+        return self.get_paginated_response(UserSerializer(page, many=True).data)
+
+
+class HashtagPostsView(GenericAPIView):
+    """Visible posts carrying #tag (any case), newest first."""
+
+    serializer_class = PostSerializer
+    ordering = ("-created_at", "-post_id")
+
+    @extend_schema(responses=PostSerializer(many=True), tags=["hashtags"])
+    def get(self, request, tag: str):
+        data = HashtagSerializer(data={"tag": tag})
+        data.is_valid(raise_exception=True)
+        rows = self.paginate_queryset(
+            selectors.hashtag_posts(request.user, data.validated_data["tag"].lower())
+        )
+        return self.get_paginated_response(render_posts(request, [row.post for row in rows]))
+
+
+class TrendingHashtagsView(APIView):
+    """The most used tags of the last TRENDING_WINDOW_HOURS, by number of visible posts."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=TrendingHashtagsSerializer, tags=["hashtags"])
+    def get(self, request):
+        return Response({"results": selectors.trending_hashtags()})

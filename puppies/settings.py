@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
@@ -158,6 +159,10 @@ FEED_BREAKER_OPEN_S = env.int("FEED_BREAKER_OPEN_S", default=15)
 FEED_POPULAR_CACHE_S = env.int("FEED_POPULAR_CACHE_S", default=60)
 # An outbox event not processed this long after its last dispatch is dispatched again.
 OUTBOX_REDISPATCH_AFTER_S = env.int("OUTBOX_REDISPATCH_AFTER_S", default=60)
+
+# --- Hashtags: trending tags counted over this window, recounted this often at most ---
+TRENDING_WINDOW_HOURS = env.int("TRENDING_WINDOW_HOURS", default=24)
+TRENDING_CACHE_S = env.int("TRENDING_CACHE_S", default=60)
 
 # --- Likes: buffered in Redis, drained to PostgreSQL in batches (interactions/like_buffer.py) ---
 # Off (or Redis unreachable): likes are written straight to PostgreSQL.

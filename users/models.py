@@ -1,8 +1,9 @@
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
 USERNAME_RE = r"^[A-Za-z0-9_]{3,30}$"
@@ -38,6 +39,14 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(Lower("username"), name="users_username_ci_unique"),
             models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+        ]
+        indexes = [
+            # User search: icontains compiles to UPPER(col::text) LIKE UPPER('%q%'), which a
+            # trigram GIN index on that very expression serves in any position.
+            GinIndex(OpClass(Upper("username"), name="gin_trgm_ops"), name="user_username_trgm"),
+            GinIndex(
+                OpClass(Upper("display_name"), name="gin_trgm_ops"), name="user_display_name_trgm"
+            ),
         ]
 
     def __str__(self) -> str:

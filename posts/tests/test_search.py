@@ -1,0 +1,257 @@
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from interactions import services as interactions
+from posts import selectors, services
+from posts.models import Post
+from posts.tests.factories import PostFactory
+from users.models import Follow
+from users.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(response) -> list[int]:
+    return [item["id"] for item in response.json()["results"]]
+
+
+def usernames(response) -> list[str]:
+    return [item["username"] for item in response.json()["results"]]
+
+
+# --- posts ----------------------------------------------------------------------
+
+
+def test_search_finds_matching_posts_newest_first(api):
+    old = PostFactory(content="A golden retriever at the beach")
+    new = PostFactory(content="Another GOLDEN puppy, golden hour")
+    PostFactory(content="A corgi in the snow")
+
+    response = api.get("/v1/search/posts", {"q": "golden"})
+
+    assert response.status_code == 200
+    assert ids(response) == [new.id, old.id]
+    assert response.json()["next_cursor"] is None
+
+
+def test_search_uses_web_syntax(api):
+    beach = PostFactory(content="golden retriever at the beach")
+    snow = PostFactory(content="golden retriever in the snow")
+    PostFactory(content="retriever golden, words swapped")
+
+    assert ids(api.get("/v1/search/posts", {"q": '"golden retriever"'})) == [snow.id, beach.id]
+    assert ids(api.get("/v1/search/posts", {"q": '"golden retriever" -snow'})) == [beach.id]
+    assert ids(api.get("/v1/search/posts", {"q": "beach or snow"})) == [snow.id, beach.id]
+
+
+def test_search_matches_whole_words_only(api):
+    PostFactory(content="puppies everywhere")
+
+    assert ids(api.get("/v1/search/posts", {"q": "pup"})) == []
+    assert ids(api.get("/v1/search/posts", {"q": "nothing"})) == []
+
+
+def test_hidden_deleted_and_pending_posts_vanish_from_search(api, user):
+    shown = PostFactory(content="spotted dalmatian")
+    hidden = PostFactory(content="spotted dalmatian hidden")
+    deleted = PostFactory(content="spotted dalmatian deleted", author=user)
+    PostFactory(content="spotted dalmatian pending", status=Post.Status.PENDING_MEDIA)
+    assert len(ids(api.get("/v1/search/posts", {"q": "dalmatian"}))) == 3
+
+    Post.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now())
+    services.delete_post(deleted, actor=user)
+
+    assert ids(api.get("/v1/search/posts", {"q": "dalmatian"})) == [shown.id]
+
+
+def test_search_shows_the_callers_likes(client_for):
+    reader = UserFactory()
+    liked = PostFactory(content="beagle nose")
+    other = PostFactory(content="beagle ears")
+    interactions.like_post(reader, liked.id)
+
+    body = client_for(reader).get("/v1/search/posts", {"q": "beagle"}).json()
+
+    by_id = {item["id"]: item for item in body["results"]}
+    assert (by_id[liked.id]["liked_by_me"], by_id[liked.id]["like_count"]) == (True, 1)
+    assert by_id[other.id]["liked_by_me"] is False
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"q": ""}, {"q": "   "}, {"q": "x" * 201}],
+    ids=["missing", "empty", "blank", "long"],
+)
+@pytest.mark.parametrize("kind", ["posts", "users"])
+def test_bad_queries_are_400_naming_q(api, kind, params):
+    response = api.get(f"/v1/search/{kind}", params)
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["q"]
+
+
+@pytest.mark.parametrize("q", ["x" * 200, "!!!", "&|:*()", "a'b\\c", "-", '"'])
+def test_odd_but_valid_queries_answer_200(api, q):
+    PostFactory(content="something")
+    assert api.get("/v1/search/posts", {"q": q}).status_code == 200
+    assert api.get("/v1/search/users", {"q": q}).status_code == 200
+
+
+def test_search_pages_stay_stable_while_posts_arrive(api):
+    start = timezone.now() - timedelta(hours=1)
+    posts = [
+        PostFactory(content=f"husky {n}", created_at=start + timedelta(minutes=n)) for n in range(5)
+    ]
+
+    first = api.get("/v1/search/posts", {"q": "husky", "limit": 2}).json()
+    PostFactory(content="husky newcomer")  # above the first page: must not shift later pages
+    second = api.get(
+        "/v1/search/posts", {"q": "husky", "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    third = api.get(
+        "/v1/search/posts", {"q": "husky", "limit": 2, "cursor": second["next_cursor"]}
+    ).json()
+
+    seen = [item["id"] for page in (first, second, third) for item in page["results"]]
+    assert seen == [p.id for p in reversed(posts)]
+    assert third["next_cursor"] is None
+
+
+def test_tampered_cursor_is_400(api):
+    response = api.get("/v1/search/posts", {"q": "husky", "cursor": "nope"})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["cursor"]
+
+
+def test_search_posts_query_count_is_constant(as_user, page_queries):
+    PostFactory(content="poodle")
+
+    def grow():
+        for _ in range(15):
+            PostFactory(content="poodle party", author=UserFactory())
+
+    small, large, response = page_queries(as_user, "/v1/search/posts?q=poodle", grow)
+
+    assert len(response.json()["results"]) == 16
+    assert small == large
+
+
+GIN_SEED_SQL = """
+    INSERT INTO posts_post (author_id, content, status, like_count, comment_count,
+                            created_at, updated_at)
+    SELECT %s, 'dog number ' || n || ' word' || (n %% 500), 'published', 0, 0, now(), now()
+    FROM generate_series(1, 3000) AS n
+"""
+
+
+def test_search_uses_the_gin_index(user):
+    with connection.cursor() as cursor:
+        cursor.execute(GIN_SEED_SQL, [user.id])
+        cursor.execute("ANALYZE posts_post")
+        sql, params = (
+            selectors.search_posts(user, "word7")
+            .order_by("-created_at", "-id")[:21]
+            .query.sql_with_params()
+        )
+        # A 3,000-row table may be cheap enough to scan; the point is that the index applies.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "post_content_search" in plan
+
+
+# --- users ----------------------------------------------------------------------
+
+
+def test_search_users_by_username_or_display_name(api):
+    rex = UserFactory(username="rex_the_dog", display_name="Rex")
+    owner = UserFactory(username="anna", display_name="Walks REX daily")
+    UserFactory(username="bella", display_name="Bella")
+
+    assert usernames(api.get("/v1/search/users", {"q": "rex"})) == [owner.username, rex.username]
+    assert usernames(api.get("/v1/search/users", {"q": "AN"})) == ["anna"]
+    assert usernames(api.get("/v1/search/users", {"q": "zzz"})) == []
+
+
+def test_search_users_treats_like_wildcards_literally(api):
+    UserFactory(username="a_b")
+    UserFactory(username="axb")
+
+    assert usernames(api.get("/v1/search/users", {"q": "a_"})) == ["a_b"]
+    assert usernames(api.get("/v1/search/users", {"q": "%"})) == []
+
+
+def test_search_users_hides_inactive_users(api):
+    UserFactory(username="gone_dog", is_active=False)
+    assert usernames(api.get("/v1/search/users", {"q": "gone"})) == []
+
+
+def test_search_users_says_whom_the_caller_follows(client_for):
+    me = UserFactory(username="me_searching")
+    followed = UserFactory(username="lab_one")
+    UserFactory(username="lab_two")
+    Follow.objects.create(follower=me, followee=followed)
+
+    body = client_for(me).get("/v1/search/users", {"q": "lab"}).json()
+
+    assert [(u["username"], u["is_following"]) for u in body["results"]] == [
+        ("lab_one", True),
+        ("lab_two", False),
+    ]
+    assert set(body["results"][0]) >= {"id", "display_name", "follower_count", "created_at"}
+
+
+def test_search_users_pages_with_cursors(api):
+    for name in ["dog_c", "dog_a", "dog_e", "dog_b", "dog_d"]:
+        UserFactory(username=name)
+
+    first = api.get("/v1/search/users", {"q": "dog_", "limit": 2}).json()
+    UserFactory(username="dog_aa")  # sorts before the cursor: must not show up or shift pages
+    second = api.get(
+        "/v1/search/users", {"q": "dog_", "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    third = api.get(
+        "/v1/search/users", {"q": "dog_", "limit": 2, "cursor": second["next_cursor"]}
+    ).json()
+
+    seen = [u["username"] for page in (first, second, third) for u in page["results"]]
+    assert seen == ["dog_a", "dog_b", "dog_c", "dog_d", "dog_e"]
+    assert third["next_cursor"] is None
+
+
+def test_search_users_uses_the_trigram_indexes(user):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO users_user (password, is_superuser, username, email, is_staff, is_active,"
+            " date_joined, display_name, bio, avatar_url, role, follower_count, following_count,"
+            " post_count)"
+            " SELECT '!', false, 'u' || n, 'u' || n || '@example.com', false, true, now(),"
+            " 'Dog ' || n, '', '', 'member', 0, 0, 0 FROM generate_series(1, 3000) AS n"
+        )
+        cursor.execute("ANALYZE users_user")
+        # The predicate alone: with ORDER BY and LIMIT the planner may rightly walk the
+        # username index instead on a table this small.
+        sql, params = selectors.search_users(user, "2999").query.sql_with_params()
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as above: a small table may be scanned
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "user_username_trgm" in plan
+    assert "user_display_name_trgm" in plan
+
+
+def test_search_users_query_count_is_constant(as_user, page_queries):
+    UserFactory(username="shiba_0")
+
+    def grow():
+        for n in range(1, 15):
+            UserFactory(username=f"shiba_{n}")
+
+    small, large, response = page_queries(as_user, "/v1/search/users?q=shiba", grow)
+
+    assert len(response.json()["results"]) == 15
+    assert small == large
