@@ -22,6 +22,7 @@ released. Killed anywhere, the next drain redoes at most an idempotent apply.
 """
 
 import hashlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -137,6 +138,7 @@ return redis.call('EXISTS', KEYS[1])
 
 _SCRIPTS = (_INTENT, _KEEP_LOCK, _RELEASE_LOCK, _CLAIM, _MOVE, _FORGET)
 _clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
 
 
 def client() -> redis.Redis:
@@ -144,12 +146,17 @@ def client() -> redis.Redis:
     url = settings.LIKE_BUFFER_REDIS_URL
     found = _clients.get(url)
     if found is None:
-        found = _clients[url] = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
-            socket_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
-        )
+        # One client per URL and process, even when threads race to make it: a losing
+        # duplicate would be collected mid-request and close the sockets its pool lent out.
+        with _clients_lock:
+            found = _clients.get(url)
+            if found is None:
+                found = _clients[url] = redis.Redis.from_url(
+                    url,
+                    decode_responses=True,
+                    socket_connect_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
+                    socket_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
+                )
     return found
 
 

@@ -457,3 +457,35 @@ def test_the_beat_scheduled_worker_flushes_the_buffer(likes_worker, client_for):
     assert stored_count(post) == 3
     assert client_for(fans[0]).get(f"/v1/posts/{post.id}").json()["like_count"] == 3
     assert "interactions.tasks.drain_like_buffer" in likes_worker.read_text()
+
+
+def test_threads_racing_to_first_use_share_one_buffer_client():
+    """A gthread web worker's first requests arrive together: they must share one client
+    (a duplicate would be garbage-collected mid-request, closing sockets in use: 500s)."""
+    import sys
+    import threading
+
+    like_buffer._clients.clear()
+    barrier = threading.Barrier(16)
+    # Switch threads as often as possible, so an unguarded first use would interleave.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    seen = []
+
+    def first_use():
+        barrier.wait()
+        client = like_buffer.client()
+        client.ping()
+        seen.append(client)
+
+    threads = [threading.Thread(target=first_use) for _ in range(16)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+
+    assert len(seen) == 16
+    assert len({id(client) for client in seen}) == 1
