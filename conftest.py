@@ -88,3 +88,22 @@ def page_queries(count_queries):
         return small, large, response
 
     return run
+
+
+@pytest.fixture
+def drain_outbox(db):
+    """drain_outbox() processes every pending feed outbox event here, as a worker would."""
+    from feed import services
+    from feed.models import OutboxEvent
+
+    def drain() -> int:
+        ids = list(
+            OutboxEvent.objects.filter(processed_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for event_id in ids:
+            services.process_event(event_id)
+        return len(ids)
+
+    return drain

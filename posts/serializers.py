@@ -1,6 +1,8 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from posts.media import FORMATS
 from posts.models import Post
 from users.serializers import AuthorSerializer
 
@@ -17,7 +19,7 @@ class PostSerializer(serializers.ModelSerializer):
     """A post as clients see it. Posts come from posts.selectors with viewer state applied."""
 
     author = AuthorSerializer(read_only=True)
-    media = MediaSerializer(read_only=True, allow_null=True)
+    media = serializers.SerializerMethodField()
     liked_by_me = serializers.BooleanField(read_only=True, default=False)
 
     class Meta:
@@ -36,9 +38,51 @@ class PostSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(MediaSerializer(allow_null=True))
+    def get_media(self, post: Post) -> dict | None:
+        """Null until the image is uploaded and checked (pending media holds only the claim)."""
+        if post.status != Post.Status.PUBLISHED or not post.media:
+            return None
+        return MediaSerializer(post.media).data
+
 
 class PostWriteSerializer(serializers.Serializer):
     content = serializers.CharField(min_length=1, max_length=settings.POST_MAX_LENGTH)
+
+
+class MediaClaimSerializer(serializers.Serializer):
+    """The image a new post will carry, declared before it is sent."""
+
+    content_type = serializers.ChoiceField(choices=sorted(FORMATS))
+    size = serializers.IntegerField(min_value=1, help_text="bytes, at most MEDIA_MAX_BYTES")
+
+    def validate_size(self, size: int) -> int:
+        if size > settings.MEDIA_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"Images are at most {settings.MEDIA_MAX_BYTES} bytes."
+            )
+        return size
+
+
+class PostCreateSerializer(PostWriteSerializer):
+    media = MediaClaimSerializer(required=False)
+
+
+class UploadSerializer(serializers.Serializer):
+    """Where and how to send a pending post's image (a signed link, valid until expires_at)."""
+
+    url = serializers.URLField()
+    method = serializers.ChoiceField(choices=["PUT"])
+    headers = serializers.DictField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField()
+
+
+class CreatedPostSerializer(PostSerializer):
+    upload = UploadSerializer(read_only=True, required=False)
+
+    class Meta(PostSerializer.Meta):
+        fields = [*PostSerializer.Meta.fields, "upload"]
+        read_only_fields = fields
 
 
 SEARCH_QUERY_MAX_LENGTH = 200

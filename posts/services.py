@@ -5,11 +5,14 @@ import re
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 
 from feed import services as feed
 from interactions import services as interactions
+from posts import media as post_media
+from posts import selectors
 from posts.models import Post, PostHashtag
+from puppies.errors import Conflict
 from users import services as users
 from users.models import AuditLog, User
 
@@ -47,12 +50,55 @@ def _tag_post(post: Post, *, previous_text: str | None = None) -> None:
 
 
 @transaction.atomic
-def create_post(*, author: User, content: str) -> Post:
-    post = Post.objects.create(author=author, content=content)
+def create_post(*, author: User, content: str, media: dict | None = None) -> Post:
+    """A new post; with `media` ({content_type, size}) it waits, unseen, for its image."""
+    if media is None:
+        post = Post.objects.create(author=author, content=content)
+    else:
+        post = Post.objects.create(
+            author=author,
+            content=content,
+            status=Post.Status.PENDING_MEDIA,
+            media={"content_type": media["content_type"], "size": media["size"]},
+        )
     _tag_post(post)
+    if post.status == Post.Status.PUBLISHED:
+        _announce(post)
+    return post
+
+
+def _announce(post: Post) -> None:
+    """The post became visible to others: count it, fan it out, notify whom it mentions."""
     _count_authors_post(post, +1)
     feed.announce_new_post(post)
-    interactions.notify_mentions(author, content, post=post)
+    interactions.notify_mentions(post.author, post.content, post=post)
+
+
+def attach_media(*, uploader: User, grant: post_media.UploadGrant, data: bytes) -> Post:
+    """The author sent the image of a pending post: check it, store it, publish the post."""
+    post = selectors.get_post(uploader, grant.post_id)
+    if post is None or post.author_id != uploader.pk:
+        raise NotFound("Post not found.")
+    if post.status != Post.Status.PENDING_MEDIA:
+        raise Conflict("This post's media was already uploaded.")
+    image = post_media.check_image(data, grant)
+    with transaction.atomic():
+        # Row lock: of two concurrent uploads, one publishes and the other gets 409.
+        post = (
+            Post.objects.select_for_update(of=("self",))
+            .select_related("author")
+            .filter(pk=post.pk, deleted_at__isnull=True)
+            .first()
+        )
+        if post is None:
+            raise NotFound("Post not found.")
+        if post.status != Post.Status.PENDING_MEDIA:
+            raise Conflict("This post's media was already uploaded.")
+        post.media = post_media.store(post.pk, grant.content_type, image)
+        post.status = Post.Status.PUBLISHED
+        post.save(update_fields=["media", "status", "updated_at"])
+        if post.hidden_at is None:
+            _announce(post)
     return post
 
 
@@ -64,7 +110,8 @@ def edit_post(post: Post, *, editor: User, content: str) -> Post:
     post.content = content
     post.save(update_fields=["content", "updated_at"])
     _tag_post(post, previous_text=previous)
-    interactions.notify_mentions(editor, content, post=post, previous_text=previous)
+    if post.status == Post.Status.PUBLISHED:  # a pending post notifies when published
+        interactions.notify_mentions(editor, content, post=post, previous_text=previous)
     return post
 
 
@@ -77,7 +124,8 @@ def delete_post(post: Post, *, actor: User) -> None:
     if current is not None:
         current.deleted_at = timezone.now()
         current.save(update_fields=["deleted_at", "updated_at"])
-        if current.hidden_at is None:  # a hidden post already left the count
+        # a hidden post already left the count; a pending one never entered it
+        if current.hidden_at is None and current.status == Post.Status.PUBLISHED:
             _count_authors_post(current, -1)
         feed.retract_post(post)
 
@@ -94,7 +142,8 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
     ).update(hidden_at=timezone.now())
     if hidden:
         post.hidden_at = timezone.now()
-        _count_authors_post(post, -1)
+        if post.status == Post.Status.PUBLISHED:
+            _count_authors_post(post, -1)
         feed.retract_post(post)
         interactions.settle_reports(post, resolved=True)
         users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
@@ -109,7 +158,8 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
     ).update(hidden_at=None)
     if shown:
         post.hidden_at = None
-        _count_authors_post(post, +1)
+        if post.status == Post.Status.PUBLISHED:
+            _count_authors_post(post, +1)
         feed.restore_post(post)
         users.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
     return bool(shown)

@@ -1,19 +1,24 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from posts import selectors, services
+from posts import media, selectors, services
+from posts.models import Post
 from posts.serializers import (
     SEARCH_QUERY_MAX_LENGTH,
+    CreatedPostSerializer,
     HashtagSerializer,
+    PostCreateSerializer,
     PostSerializer,
     PostWriteSerializer,
     SearchQuerySerializer,
     TrendingHashtagsSerializer,
+    UploadSerializer,
 )
 from puppies import ratelimit
 from users import selectors as user_selectors
@@ -31,13 +36,46 @@ def render_post(request, post) -> dict:
 class PostCreateView(GenericAPIView):
     serializer_class = PostSerializer
 
-    @extend_schema(request=PostWriteSerializer, responses={201: PostSerializer}, tags=["posts"])
+    @extend_schema(
+        request=PostCreateSerializer,
+        responses={201: CreatedPostSerializer},
+        tags=["posts"],
+        description="With `media`, the post stays `pending_media` (seen by its author only) "
+        "until the image is sent as `upload` says.",
+    )
     def post(self, request):
         ratelimit.enforce(request, "post_create", request.user.pk)
-        data = PostWriteSerializer(data=request.data)
+        data = PostCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.create_post(author=request.user, **data.validated_data)
-        return Response(render_post(request, post), status=status.HTTP_201_CREATED)
+        body = render_post(request, post)
+        if post.status == Post.Status.PENDING_MEDIA:
+            upload = media.upload_request(post)
+            upload["url"] = request.build_absolute_uri(upload["url"])
+            body["upload"] = UploadSerializer(upload).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class MediaUploadView(APIView):
+    """The signed link of a pending post's image: its author PUTs the raw bytes here.
+
+    An expired link answers 400, an altered or unknown one 404, a body larger than
+    declared (or than MEDIA_MAX_BYTES) 413, bytes that are not an image of the declared
+    type 400 (the post stays pending), a second upload 409.
+    """
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [media.ImageUploadParser]
+
+    @extend_schema(
+        request={content_type: OpenApiTypes.BINARY for content_type in sorted(media.FORMATS)},
+        responses={200: PostSerializer},
+        tags=["posts"],
+    )
+    def put(self, request, token: str):
+        grant = media.read_grant(token)
+        post = services.attach_media(uploader=request.user, grant=grant, data=request.data)
+        return Response(render_post(request, post))
 
 
 class PostDetailView(GenericAPIView):

@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Post and CreatedPost share the post status choices; name them once.
+    "ENUM_NAME_OVERRIDES": {"PostStatusEnum": "posts.models.Post.Status"},
     "SCHEMA_PATH_PREFIX": r"/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -265,6 +267,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# --- Media (post images) ------------------------------------------------------
+# Every file goes through `default_storage`: production points STORAGES["default"] at a
+# bucket (django-storages) and serves MEDIA_URL from it; SERVE_MEDIA lets `make run` serve it.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10 * 1024 * 1024)
+MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=40_000_000)  # 40 MP: any phone photo
+MEDIA_UPLOAD_TTL_S = env.int("MEDIA_UPLOAD_TTL_S", default=900)
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
 
 # --- Proxy and security -------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (

@@ -1,28 +1,9 @@
-"""Feed test fixtures: a real Celery worker on the pytest database, and an inline drain."""
+"""Feed test fixtures: a real Celery worker on the pytest database."""
 
 import pytest
 from django.conf import settings
 
-from feed import services
-from feed.models import OutboxEvent
 from puppies.tests.support import WorkerProcess, worker_env
-
-
-@pytest.fixture
-def drain_outbox(db):
-    """drain_outbox() processes every pending outbox event here, as a worker would."""
-
-    def drain() -> int:
-        ids = list(
-            OutboxEvent.objects.filter(processed_at__isnull=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        for event_id in ids:
-            services.process_event(event_id)
-        return len(ids)
-
-    return drain
 
 
 @pytest.fixture
