@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format services migrate bench-feed bench-likes clean
+.PHONY: run test lint format services migrate bench-feed bench-likes bench-http clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-likes: services
 
 bench-feed: services
 	$(BIN)/python bench/feed.py $(BENCH_ARGS)
+
+bench-http: services
+	$(BIN)/python bench/http.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache

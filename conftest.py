@@ -76,12 +76,15 @@ def count_queries(db):
 def page_queries(count_queries):
     """page_queries(client, url, grow) -> (queries for a small page, for a big one, big response).
 
-    Both are measured after a warm-up request (which may do the once-per-window
-    last_active_at write); `grow()` adds rows between the two measurements.
+    Both are measured after a warm-up request and a like drain, which builds the
+    caller's set of liked posts as the beat job does within LIKE_FLUSH_INTERVAL_S (the
+    steady state); `grow()` adds rows between the two measurements.
     """
+    from interactions.services import drain_like_buffer
 
     def run(client, url: str, grow):
         client.get(url)
+        drain_like_buffer()
         small, _ = count_queries(lambda: client.get(url))
         grow()
         large, response = count_queries(lambda: client.get(url))
@@ -107,3 +110,42 @@ def drain_outbox(db):
         return len(ids)
 
     return drain
+
+
+@pytest.fixture(autouse=True)
+def _close_feed_breaker():
+    """The feed's circuit breaker is per process: a test that opens it must not leak."""
+    from feed import views
+
+    views._breaker_open_until = 0.0
+    yield
+    views._breaker_open_until = 0.0
+
+
+@pytest.fixture(autouse=True)
+def _commit_hooks_run_as_in_production(monkeypatch):
+    """Run `on_commit` hooks when a service's transaction would have committed.
+
+    A test wrapped in a transaction never commits, so hooks (cache invalidation, outbox
+    dispatch, revocations) would never run and the very next read would look stale. Here
+    they run when the outermost atomic block below the test's own exits cleanly: where
+    production commits. A block that fails discards its hooks, as in production.
+    """
+    from django.db import transaction
+
+    original = transaction.Atomic.__exit__
+
+    def exit_and_commit(self, exc_type, exc_value, traceback):
+        result = original(self, exc_type, exc_value, traceback)
+        connection = transaction.get_connection(self.using)
+        if (
+            exc_type is None
+            and connection.atomic_blocks
+            and all(block._from_testcase for block in connection.atomic_blocks)
+        ):
+            hooks, connection.run_on_commit = connection.run_on_commit, []
+            for _, hook, _ in hooks:
+                hook()
+        return result
+
+    monkeypatch.setattr(transaction.Atomic, "__exit__", exit_and_commit)

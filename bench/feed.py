@@ -7,9 +7,14 @@ Builds (once; reruns reuse it) a dataset in its own database (BENCH_DATABASE_URL
 default: DATABASE_URL's server, database `puppies_bench`) with a power-law follower
 graph, loaded with COPY; then measures, in one run:
 
-- fan-out: rows/s and post-to-visible latency p50/p99 for authors with ~100, ~1k and
-  ~9k followers (create_post -> commit -> outbox -> fan_out_post, the task run in
-  process, so no broker hop: that adds ~1 ms);
+- fan-out: rows/s and post-to-visible latency p50/p99 for authors with 100, 1k and 9k
+  followers (create_post -> commit -> outbox -> fan_out_post, the task run in
+  process, so no broker hop: that adds ~1 ms), next to its ceiling: the same rows
+  written by one bare INSERT ... SELECT (no chunks, threads, VIP check, dormant
+  anti-join, RETURNING or head invalidation), and the ratio. The three authors are
+  made for the benchmark (once), followed by that many users of the graph, plus new
+  users when the graph has fewer (small scales); fan-out uses the unscaled VIP
+  thresholds, so they are pushed at any scale;
 - feed read at the database layer p50/p99 (the one merged query of GET /v1/feed, first
   page and the page after it) for users following 200 accounts, 0 / 5 / 20 of them VIPs,
   with the naive pull query (posts WHERE author IN followees ORDER BY created_at DESC
@@ -31,7 +36,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The project on the path instead of bench/ itself, whose http.py shadows the stdlib's.
+sys.path = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 FULL = {"users": 100_000, "posts": 1_000_000, "follows": 10_000_000}
 FOLLOWEE_EXPONENT = 1.0  # popularity ~ 1 / rank: a few huge accounts, a long tail
@@ -398,13 +404,71 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.2f} ms"
 
 
-def measure_fanout(n_users: int) -> dict:
-    from django.conf import settings
+def fanout_authors(n_users: int, rng: random.Random) -> dict[int, int]:
+    """target -> an author followed by exactly `target` users: graph users, plus new
+    (active, empty-feed) users when the graph has fewer. Made once, then reused."""
     from django.db.models import F
-    from django.db.models.functions import Abs
+    from django.utils import timezone
+
+    from users.models import Follow, User
+
+    made = meta_get("fanout_authors")
+    if made:
+        return {int(target): author for target, author in made.items()}
+    now = timezone.now()
+    extra = max(0, max(FANOUT_TARGETS) - n_users)
+    fans = User.objects.bulk_create(
+        User(
+            username=f"fanout_fan{n}",
+            email=f"fanout_fan{n}@bench.invalid",
+            password="!",  # noqa: S106  never logs in
+            last_active_at=now,
+        )
+        for n in range(extra)
+    )
+    made = {}
+    for target in FANOUT_TARGETS:
+        author = User.objects.create(
+            username=f"fanout{target}",
+            email=f"fanout{target}@bench.invalid",
+            password="!",  # noqa: S106  never logs in
+            last_active_at=now,
+            follower_count=target,
+        )
+        graph = rng.sample(range(1, n_users + 1), min(target, n_users))
+        followers = graph + [fan.pk for fan in fans[: target - len(graph)]]
+        Follow.objects.bulk_create(
+            (Follow(follower_id=f, followee=author) for f in followers), batch_size=5_000
+        )
+        User.objects.filter(pk__in=followers).update(following_count=F("following_count") + 1)
+        made[target] = author.pk
+    meta_set("fanout_authors", made)
+    return made
+
+
+def ceiling_push(author_id: int) -> tuple[int, float]:
+    """A new post into every follower's feed with one bare INSERT ... SELECT committed
+    on its own: what the database does at best for those rows."""
+    from django.db import connection
+
+    from feed import sql
+    from posts.models import Post
+
+    post = Post.objects.create(author_id=author_id, content="bench ceiling")
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(
+            f"INSERT INTO {sql.ENTRY} (owner_id, post_id, author_id, created_at) "
+            f"SELECT follower_id, %s, %s, %s FROM {sql.FOLLOW} WHERE followee_id = %s",
+            [post.pk, author_id, post.created_at, author_id],
+        )
+        return cursor.rowcount, time.perf_counter() - started
+
+
+def measure_fanout(authors: dict[int, int], vip_thresholds: tuple[int, int]) -> dict:
+    from django.conf import settings
 
     from feed import services
-    from feed.models import VipAuthor
     from posts.services import create_post
     from users.models import User
 
@@ -418,38 +482,44 @@ def measure_fanout(n_users: int) -> dict:
         return rows
 
     services.push_post = timed_push
-    vips = VipAuthor.objects.values("user_id")
-    ceiling = settings.VIP_EXIT_FOLLOWER_THRESHOLD - 1
+    scaled = settings.VIP_FOLLOWER_THRESHOLD, settings.VIP_EXIT_FOLLOWER_THRESHOLD
+    settings.VIP_FOLLOWER_THRESHOLD, settings.VIP_EXIT_FOLLOWER_THRESHOLD = vip_thresholds
     results = {}
-    print("\nfan-out (create_post -> commit -> outbox -> fan_out_post; all followers active)")
+    print(
+        "\nfan-out (create_post -> commit -> outbox -> fan_out_post; all followers active), "
+        f"chunks of <= {settings.FEED_FANOUT_CHUNK:,}, {settings.FEED_FANOUT_THREADS} at once; "
+        "ceiling: one bare INSERT ... SELECT"
+    )
     for target in FANOUT_TARGETS:
-        author = (
-            User.objects.filter(pk__lte=n_users, follower_count__lte=ceiling)
-            .exclude(pk__in=vips)
-            .annotate(gap=Abs(F("follower_count") - target))
-            .order_by("gap")
-            .first()
-        )
-        latencies = []
+        author = User.objects.get(pk=authors[target])
+        latencies, ceiling = [], []
         pushes.clear()
         for n in range(FANOUT_POSTS):
+            # Alternate which goes first: the second finds the followers' pages warmer.
+            if n % 2:
+                ceiling.append(ceiling_push(author.pk))
             started = time.perf_counter()
             create_post(author=author, content=f"bench fan-out {n}")
             latencies.append(time.perf_counter() - started)
+            if not n % 2:
+                ceiling.append(ceiling_push(author.pk))
         rows, seconds = sum(r for r, _ in pushes), sum(s for _, s in pushes)
-        results[target] = {
+        ceiling_rows, ceiling_seconds = sum(r for r, _ in ceiling), sum(s for _, s in ceiling)
+        results[target] = r = {
             "followers": author.follower_count,
             "rows_per_s": rows / seconds,
+            "ceiling_rows_per_s": ceiling_rows / ceiling_seconds,
             "p50": pct(latencies, 0.5),
             "p99": pct(latencies, 0.99),
         }
-        r = results[target]
         print(
-            f"  ~{target:>5,} followers (author {author.pk}: {author.follower_count:,}): "
-            f"{r['rows_per_s']:>10,.0f} rows/s   post-to-visible p50 {ms(r['p50'])}  "
-            f"p99 {ms(r['p99'])}"
+            f"  {target:>5,} followers: {r['rows_per_s']:>9,.0f} rows/s  "
+            f"ceiling {r['ceiling_rows_per_s']:>9,.0f} rows/s "
+            f"(x{r['rows_per_s'] / r['ceiling_rows_per_s']:.2f})   "
+            f"post-to-visible p50 {ms(r['p50'])}  p99 {ms(r['p99'])}"
         )
     services.push_post = push_post
+    settings.VIP_FOLLOWER_THRESHOLD, settings.VIP_EXIT_FOLLOWER_THRESHOLD = scaled
     return results
 
 
@@ -542,6 +612,7 @@ def main() -> None:
 
     from django.conf import settings
 
+    vip_thresholds = settings.VIP_FOLLOWER_THRESHOLD, settings.VIP_EXIT_FOLLOWER_THRESHOLD
     # Scaled-down runs keep the same shape: VIPs are the same share of users.
     settings.VIP_FOLLOWER_THRESHOLD = max(50, int(settings.VIP_FOLLOWER_THRESHOLD * args.scale))
     settings.VIP_EXIT_FOLLOWER_THRESHOLD = settings.VIP_FOLLOWER_THRESHOLD * 9 // 10
@@ -565,7 +636,7 @@ def main() -> None:
     from posts.models import Post
 
     n_posts = Post.objects.count()
-    fanout = measure_fanout(sizes["users"])
+    fanout = measure_fanout(fanout_authors(sizes["users"], rng), vip_thresholds)
     print("\nsame page check (merged feed vs naive pull):")
     check_same_pages()
     reads = measure_reads(f"{n_posts:,} posts")
@@ -587,7 +658,9 @@ def main() -> None:
     print("\n=== summary ===")
     for target, r in fanout.items():
         print(
-            f"fan-out ~{target:,} ({r['followers']:,}) followers: {r['rows_per_s']:,.0f} rows/s, "
+            f"fan-out {target:,} followers: {r['rows_per_s']:,.0f} rows/s "
+            f"(ceiling {r['ceiling_rows_per_s']:,.0f}, "
+            f"x{r['rows_per_s'] / r['ceiling_rows_per_s']:.2f}), "
             f"post-to-visible p50 {r['p50'] * 1000:.1f} ms p99 {r['p99'] * 1000:.1f} ms"
         )
     for group in VIP_GROUPS:

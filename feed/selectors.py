@@ -1,16 +1,14 @@
 """Reads of home feeds."""
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from feed import sql
-from posts.models import Post
+from feed import heads, sql
 from posts.selectors import visible_posts
 from posts.serializers import PostSerializer
 from users.models import User
@@ -23,43 +21,80 @@ FeedKey = tuple[datetime, int]
 _SLACK = 10
 
 
-def feed_page(
-    owner_id: int, *, after: FeedKey | None, limit: int
-) -> tuple[list[int], FeedKey | None]:
-    """Post ids of one page of the owner's merged feed, newest first, strictly after
-    `after`; and the key to continue after (None on the last page). One query,
-    whatever the number of VIPs followed.
+@dataclass
+class FeedPage:
+    post_ids: list[int]
+    next_key: FeedKey | None  # None on the last page
+    dormant: bool = False  # read by pulling every followee: the feed needs a rebuild
+    read: list | None = None  # the posts as read for posts.rendering, when already read
 
-    The continuation key is the last post served, or, when invisible candidates used up
-    the window, the last candidate examined: pages may then come out short, but never
-    skip or repeat a post.
+
+def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
+    """One page of the owner's merged feed, newest first, strictly after `after`.
+
+    The first page of an active owner who follows no VIP comes from the cached head
+    (feed.heads) with its posts, in one Redis call and without SQL; otherwise one query,
+    whatever the number of VIPs followed (two for a dormant feed, which is pulled from
+    every followee until the rebuild it asks for is done). Posts hidden or deleted since
+    the head was cached are left out when the page is rendered.
     """
-    window = limit + 1 + _SLACK
+    lease = None
+    if after is None and limit <= settings.FEED_HEAD_SIZE:
+        head, read, lease = heads.first_page(owner, limit)
+        if head is not None:
+            if len(head.post_ids) <= limit:
+                next_key = None if head.complete else head.key(-1)
+                return FeedPage(head.post_ids, next_key, read=read)
+            return FeedPage(head.post_ids[:limit], head.key(limit - 1), read=read)
+    window = (settings.FEED_HEAD_SIZE if lease else limit) + 1 + _SLACK
+    candidates, flags = _candidates(owner.pk, after=after, window=window, pull_all=False)
+    if "dormant" in flags:
+        candidates, _ = _candidates(owner.pk, after=after, window=window, pull_all=True)
+    if lease and not flags:
+        visible = [(pid, at) for pid, at, seen in candidates if seen][: settings.FEED_HEAD_SIZE]
+        heads.store(owner.pk, lease, visible, complete=len(candidates) < window)
+    page = _page_of(candidates, limit, window)
+    page.dormant = "dormant" in flags
+    return page
+
+
+def _key(entries: list[tuple[int, datetime]]) -> FeedKey:
+    post_id, at = entries[-1]
+    return at, post_id
+
+
+def _candidates(owner_id: int, *, after: FeedKey | None, window: int, pull_all: bool):
     params: dict = {"owner": owner_id, "n": window}
     if after is not None:
         params["at"], params["id"] = after
     with connection.cursor() as cursor:
-        cursor.execute(sql.feed_page(after=after is not None), params)
-        candidates = cursor.fetchall()
+        cursor.execute(sql.feed_page(after=after is not None, pull_all=pull_all), params)
+        rows = cursor.fetchall()
+    candidates = sorted(
+        ((pid, at, visible) for pid, at, visible, flag in rows if flag is None),
+        key=lambda row: (row[1], row[0]),
+        reverse=True,
+    )
+    return candidates, {flag for *_, flag in rows if flag is not None}
+
+
+def _page_of(candidates: list, limit: int, window: int) -> FeedPage:
+    """The first `limit` visible candidates, and the key to continue after: the last
+    post served, or, when invisible candidates used up the window, the last candidate
+    examined (pages may then come out short, but never skip or repeat a post)."""
     served: list[tuple[int, datetime]] = []
     for post_id, created_at, visible in candidates:
         if len(served) == limit:
             if visible:
-                return [pid for pid, _ in served], (served[-1][1], served[-1][0])
+                return FeedPage([pid for pid, _ in served], _key(served))
             continue
         if visible:
             served.append((post_id, created_at))
     ids = [pid for pid, _ in served]
     if len(candidates) < window:
-        return ids, None
+        return FeedPage(ids, None)
     last_id, last_at, _ = candidates[-1]
-    return ids, (last_at, last_id)
-
-
-def posts_in_order(viewer: User, post_ids: Sequence[int]) -> list[Post]:
-    """The visible posts among `post_ids`, in that order (one query, authors joined)."""
-    by_id = visible_posts(viewer).in_bulk(post_ids)
-    return [by_id[post_id] for post_id in post_ids if post_id in by_id]
+    return FeedPage(ids, (last_at, last_id))
 
 
 # --- the degraded page ---------------------------------------------------------------
@@ -73,17 +108,16 @@ def refresh_popular_posts() -> list[dict]:
     """Compute and cache the fallback page: the most liked recent posts (no viewer state)."""
     global _last_popular
     limit = settings.PAGE_DEFAULT_LIMIT
-    viewer = AnonymousUser()
     since = timezone.now() - timedelta(days=_POPULAR_WINDOW_DAYS)
     posts = list(
-        visible_posts(viewer)
+        visible_posts()
         .filter(created_at__gte=since)
         .order_by("-like_count", "-created_at", "-id")[:limit]
     )
     if len(posts) < limit:
         seen = [post.pk for post in posts]
         posts += list(
-            visible_posts(viewer)
+            visible_posts()
             .exclude(pk__in=seen)
             .order_by("-created_at", "-id")[: limit - len(posts)]
         )

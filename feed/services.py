@@ -6,9 +6,12 @@ dispatched after commit; `relay_outbox` re-dispatches what was not processed in 
 so a broker outage or a killed worker delays a fan-out but never loses it.
 """
 
+import contextlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,11 +20,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from feed import sql
+from feed import heads, sql
 from feed.metrics import FANOUT_LAG, FANOUT_ROWS
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from posts.models import Post
-from users.models import User
+from puppies import redis as puppies_redis
+from users.models import Follow, User
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ def start_following(follower: User, followee: User) -> None:
     A handful of rows, written in the follow's own transaction so the next feed read
     shows them. VIPs need nothing: their posts are merged at read time.
     """
+    transaction.on_commit(lambda: heads.invalidate([follower.pk]))
     if VipAuthor.objects.filter(user_id=followee.pk).exists():
         return
     with connection.cursor() as cursor:
@@ -67,6 +72,7 @@ def stop_following(follower: User, followee: User) -> None:
     """`follower` no longer follows `followee`: drop the followee's posts from the feed."""
     # At most the feed cap of rows, found through the primary key's owner prefix.
     FeedEntry.objects.filter(owner_id=follower.pk, author_id=followee.pk).delete()
+    transaction.on_commit(lambda: heads.invalidate([follower.pk]))
 
 
 # --- outbox ----------------------------------------------------------------------
@@ -151,47 +157,104 @@ def process_event(event_id: int) -> None:
 
 def push_post(post: Post) -> int:
     """Insert `post` into the feeds of its author's followers (dormant feeds skipped);
-    returns the rows written.
+    returns the rows written. VIP authors are not pushed.
 
-    Set-based: one INSERT ... SELECT per keyset range of FEED_FANOUT_CHUNK followers,
-    each its own transaction, so a killed worker leaves finished chunks and a rerun
-    skips them. Ranges run on FEED_FANOUT_THREADS connections at once (outside a
-    transaction). VIP authors are not pushed.
+    Set-based: one INSERT ... SELECT ... RETURNING owner_id per keyset range of
+    followers, each committed on its own (a killed worker leaves finished chunks, a
+    rerun skips them), then the cached feed heads of its owners are dropped. Outside a
+    transaction, FEED_FANOUT_THREADS ranges are written at once: by this thread and
+    pool threads, each on its own connection.
     """
     if not post.is_visible or is_vip(post.author_id):
         return 0
     params = {"author": post.author_id, "post": post.pk, "created_at": post.created_at}
-    with connection.cursor() as cursor:
-        cursor.execute(sql.PUSH_BOUNDS, {**params, "chunk": settings.FEED_FANOUT_CHUNK})
-        bounds = [0] + [row[0] for row in cursor.fetchall()]
-    ranges = [(lo, hi) for lo, hi in zip(bounds, [*bounds[1:], None], strict=True)]
-    threads = min(settings.FEED_FANOUT_THREADS, len(ranges))
-    if threads <= 1 or connection.in_atomic_block:
+    threads = 1 if connection.in_atomic_block else settings.FEED_FANOUT_THREADS
+    ranges = _ranges(params, threads)
+    if threads == 1 or len(ranges) == 1:
         written = sum(_push_range(params, lo, hi) for lo, hi in ranges)
     else:
-        written = sum(_pool(threads).map(lambda r: _push_range_in_thread(params, *r), ranges))
+        written = _push_ranges_at_once(params, ranges, threads)
     FANOUT_ROWS.inc(written)
     return written
 
 
-def _push_range(params: dict, lo: int, hi: int | None) -> int:
-    params = {**params, "lo": lo, "hi": hi}
-    last = hi is None
+def _ranges(params: dict, threads: int) -> list[tuple[int | None, int | None]]:
+    """[lo, hi) follower_id ranges (None: open) of about equal size, in rounds of
+    `threads` (a round that leaves a thread idle costs a whole chunk's time), at most
+    FEED_FANOUT_CHUNK followers and, when split to run at once, at least
+    FEED_FANOUT_MIN_CHUNK. One range (no bounds query) for a small fan-out."""
+    chunk = settings.FEED_FANOUT_CHUNK
+    with connection.cursor() as cursor:
+        cursor.execute(sql.AUTHOR_FOLLOWERS, params)
+        followers = (cursor.fetchone() or (0,))[0]
+        rounds = max(1, -(-followers // (threads * chunk)))
+        size = min(chunk, max(settings.FEED_FANOUT_MIN_CHUNK, -(-followers // (threads * rounds))))
+        if followers <= size:
+            return [(None, None)]
+        cursor.execute(sql.PUSH_BOUNDS, {**params, "size": size})
+        bounds = [row[0] for row in cursor.fetchall()]
+    return list(zip([None, *bounds], [*bounds, None], strict=True))
+
+
+def _push_ranges_at_once(params: dict, ranges: list, threads: int) -> int:
+    """This thread and threads - 1 pool threads take ranges off one queue until it is
+    empty (this thread working too saves a hand-off and a connection)."""
+    todo = deque(ranges)
+
+    def drain() -> int:
+        written = 0
+        while True:
+            try:
+                lo, hi = todo.popleft()
+            except IndexError:
+                return written
+            written += _push_range(params, lo, hi)
+
+    helpers = [
+        _pool(threads - 1).submit(_in_pool_thread, drain)
+        for _ in range(min(threads, len(ranges)) - 1)
+    ]
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql.push_range(skip_existing=False, last=last), params)
-            return cursor.rowcount
+        written = drain()
+    finally:
+        wait(helpers)  # no chunk is still being written once this returns or raises
+    return written + sum(helper.result() for helper in helpers)
+
+
+def _push_range(params: dict, lo: int | None, hi: int | None) -> int:
+    """One chunk, committed on its own; then its owners' cached heads are dropped."""
+    params = {**params, "lo": lo, "hi": hi}
+    shape = {"lower": lo is not None, "upper": hi is not None}
+    try:
+        rows = _commit_one(sql.push_range(skip_existing=False, **shape), params)
+        written = len(rows)
     except IntegrityError:  # some rows are there already: this chunk ran before
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql.push_range(skip_existing=True, last=last), params)
-            return cursor.rowcount
+        rows = _commit_one(sql.push_range(skip_existing=True, **shape), params)
+        written = rows[0][1] if rows else 0
+    owners = [row[0] for row in rows]
+    if connection.in_atomic_block:
+        # A caller's transaction (tests): dropped again once it commits, since a reader
+        # could cache the old head before; now as well, for a caller reading its writes.
+        transaction.on_commit(lambda: heads.invalidate(owners))
+    heads.invalidate(owners)
+    return written
 
 
-def _push_range_in_thread(params: dict, lo: int, hi: int | None) -> int:
+def _commit_one(statement: str, params: dict) -> list[tuple]:
+    """Run one statement as its own transaction. Outside a transaction that is plain
+    autocommit: no BEGIN and COMMIT round trips (~5% of a 1k-row chunk). Inside one, a
+    savepoint, so that the retry after a conflict can still run."""
+    atomic = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with atomic, connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def _in_pool_thread(work: Callable[[], int]) -> int:
     # Pool threads keep their connection between fan-outs; drop it if it broke (a
     # database restart) or outlived CONN_MAX_AGE, as Django does between requests.
     connection.close_if_unusable_or_obsolete()
-    return _push_range(params, lo, hi)
+    return work()
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}
@@ -220,12 +283,24 @@ def is_vip(author_id: int) -> bool:
     if count is None:
         return vip
     if not vip and count >= settings.VIP_FOLLOWER_THRESHOLD:
-        VipAuthor.objects.get_or_create(user_id=author_id)
+        _, created = VipAuthor.objects.get_or_create(user_id=author_id)
+        if created:
+            _promoted([author_id])
         return True
     if vip and count < settings.VIP_EXIT_FOLLOWER_THRESHOLD:
         demote_vip(author_id)
         return False
     return vip
+
+
+def _promoted(author_ids: list[int]) -> None:
+    """These authors are pulled from now on: their followers' cached heads, which assumed
+    no VIP to merge, must go (a demotion needs nothing: it pushes the recent posts)."""
+    for author_id in author_ids:
+        followers = Follow.objects.filter(followee_id=author_id).values_list(
+            "follower_id", flat=True
+        )
+        heads.invalidate(list(followers))
 
 
 def demote_vip(author_id: int) -> None:
@@ -245,10 +320,9 @@ def refresh_vips() -> None:
     promote = User.objects.filter(follower_count__gte=settings.VIP_FOLLOWER_THRESHOLD).exclude(
         pk__in=vips
     )
-    VipAuthor.objects.bulk_create(
-        [VipAuthor(user_id=pk) for pk in promote.values_list("pk", flat=True)],
-        ignore_conflicts=True,
-    )
+    promoted = list(promote.values_list("pk", flat=True))
+    VipAuthor.objects.bulk_create([VipAuthor(user_id=pk) for pk in promoted], ignore_conflicts=True)
+    _promoted(promoted)
     demote = User.objects.filter(
         pk__in=vips, follower_count__lt=settings.VIP_EXIT_FOLLOWER_THRESHOLD
     ).values_list("pk", flat=True)
@@ -259,19 +333,40 @@ def refresh_vips() -> None:
 # --- owner-side maintenance --------------------------------------------------------
 
 
-def ensure_feed_complete(owner: User) -> None:
-    """Rebuild the feed if it went dormant (fan-out skipped it); one query otherwise."""
-    woke, _ = DormantFeed.objects.filter(owner_id=owner.pk).delete()
+def wake_feed(owner_id: int) -> None:
+    """A dormant owner is reading again: rebuild the feed and let fan-out reach it again.
+
+    The mark goes first, so a post published meanwhile is pushed or rebuilt, never
+    neither; until this is done, reads pull from every followee (feed.selectors).
+    """
+    with transaction.atomic():
+        woke, _ = DormantFeed.objects.filter(owner_id=owner_id).delete()
     if woke:
-        rebuild_feed(owner.pk)
+        rebuild_feed(owner_id)
+    heads.invalidate([owner_id])
+    release_wake(owner_id)
+
+
+def claim_wake(owner_id: int) -> bool:
+    try:
+        return bool(puppies_redis.client().set(f"feed:waking:{owner_id}", 1, nx=True, ex=60))
+    except puppies_redis.Unavailable:
+        return True
+
+
+def release_wake(owner_id: int) -> None:
+    with contextlib.suppress(puppies_redis.Unavailable):
+        puppies_redis.client().delete(f"feed:waking:{owner_id}")
 
 
 def mark_dormant_feeds() -> int:
     """Owners inactive for FEED_INACTIVE_DAYS stop receiving fan-out until they read."""
     cutoff = timezone.now() - timedelta(days=settings.FEED_INACTIVE_DAYS)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql.MARK_DORMANT, {"cutoff": cutoff})
-        return cursor.rowcount
+        owners = [row[0] for row in cursor.fetchall()]
+    heads.invalidate(owners)
+    return len(owners)
 
 
 def rebuild_feed(owner_id: int) -> int:

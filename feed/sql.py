@@ -13,30 +13,64 @@ USER = User._meta.db_table
 
 VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"
 
-# Upper follower_id bounds of full chunks of an author's followers (index-only scan).
+# What plans a push: the follower count (a primary-key read; the counter may lag the
+# follow table a little, which only makes the chunks a little uneven).
+AUTHOR_FOLLOWERS = f"SELECT follower_count FROM {USER} WHERE id = %(author)s"  # noqa: S608
+
+# Where each chunk after the first starts: every %(size)s-th follower by follower_id,
+# all in one snapshot (chunks computed apart could skip a follower between them). Each
+# step skips `size` entries of follow_followee_follower from the previous bound, so
+# the walk reads the author's followers once, index-only: ~3x cheaper than numbering
+# them with row_number() (0.6 vs 1.7 ms for 5k followers).
 PUSH_BOUNDS = f"""
-SELECT follower_id FROM (
-    SELECT follower_id, row_number() OVER (ORDER BY follower_id) AS n
-    FROM {FOLLOW} WHERE followee_id = %(author)s
-) s WHERE n %% %(chunk)s = 0 ORDER BY follower_id
+WITH RECURSIVE bounds(id) AS (
+    SELECT (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s
+            ORDER BY follower_id OFFSET %(size)s LIMIT 1)
+    UNION ALL
+    SELECT (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s
+              AND follower_id >= b.id ORDER BY follower_id OFFSET %(size)s LIMIT 1)
+    FROM bounds b WHERE b.id IS NOT NULL
+)
+SELECT id FROM bounds WHERE id IS NOT NULL
 """  # noqa: S608
 
 
-def push_range(*, skip_existing: bool, last: bool) -> str:
-    """One chunk of a push: followers in (lo, hi], dormant feeds skipped.
+def push_range(*, skip_existing: bool, lower: bool, upper: bool) -> str:
+    """One chunk of a push: followers in [lo, hi) (each bound optional), dormant feeds
+    skipped; returns the owners whose cached feed heads must go.
 
-    The first attempt is a plain INSERT; ON CONFLICT DO NOTHING (a pre-check of the
-    primary key per row, ~25% slower) is only used when that one hits a row already
-    there (a redelivered task, a concurrent follow backfill).
+    The first attempt is a plain INSERT ... RETURNING owner_id. ON CONFLICT DO NOTHING
+    (speculative insertion: a primary-key probe and an extra WAL record per row, ~25%
+    slower) is only used when that one hits a row already there (a redelivered task, a
+    concurrent follow backfill); it returns every owner of the range, each with the
+    number of rows it wrote, not only the owners it wrote to: the run that wrote the
+    others may have died between its commit and dropping their heads.
+
+    The range is repeated on the dormant side: it bounds the merge anti-join's scan of
+    the dormant marks to the chunk's ids (else it reads them from the lowest id on).
     """
-    upper = "" if last else "AND f.follower_id <= %(hi)s"
-    conflict = "ON CONFLICT DO NOTHING" if skip_existing else ""
+    bounds = [b for b, on in ((">= %(lo)s", lower), ("< %(hi)s", upper)) if on]
+    f_range = "".join(f" AND f.follower_id {b}" for b in bounds)
+    d_range = "".join(f" AND d.owner_id {b}" for b in bounds)
+    targets = f"""
+SELECT f.follower_id FROM {FOLLOW} f
+WHERE f.followee_id = %(author)s{f_range}
+  AND NOT EXISTS (SELECT 1 FROM {DORMANT} d WHERE d.owner_id = f.follower_id{d_range})
+"""  # noqa: S608
+    insert = f"INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)"
+    if not skip_existing:
+        return f"""
+{insert}
+SELECT t.follower_id, %(post)s, %(author)s, %(created_at)s FROM ({targets}) t
+RETURNING owner_id
+"""  # noqa: S608
     return f"""
-INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
-SELECT f.follower_id, %(post)s, %(author)s, %(created_at)s FROM {FOLLOW} f
-WHERE f.followee_id = %(author)s AND f.follower_id > %(lo)s {upper}
-  AND NOT EXISTS (SELECT 1 FROM {DORMANT} d WHERE d.owner_id = f.follower_id)
-{conflict}
+WITH t AS MATERIALIZED ({targets}), written AS (
+    {insert}
+    SELECT t.follower_id, %(post)s, %(author)s, %(created_at)s FROM t
+    ON CONFLICT DO NOTHING RETURNING 1
+)
+SELECT t.follower_id, (SELECT count(*) FROM written) FROM t
 """  # noqa: S608
 
 
@@ -45,6 +79,7 @@ INSERT INTO {DORMANT} (owner_id, since)
 SELECT u.id, now() FROM {USER} u
 WHERE u.last_active_at IS NULL OR u.last_active_at < %(cutoff)s
 ON CONFLICT DO NOTHING
+RETURNING owner_id
 """  # noqa: S608
 
 # Entries of a post leave the feeds of its author's followers (the primary key serves it).
@@ -101,9 +136,11 @@ SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
 """  # noqa: S608
 
 
-def feed_page(*, after: bool) -> str:
+def feed_page(*, after: bool, pull_all: bool = False) -> str:
     """Candidates for a merged home-feed page: pushed entries UNION each followed VIP's
-    newest posts, then whether each candidate is visible.
+    newest posts (with `pull_all`, every followee's: a dormant feed being rebuilt), then
+    whether each candidate is visible; then a row (NULL, NULL, NULL, flag) for each of
+    'dormant' (the owner's feed is dormant) and 'vips' (the owner follows a VIP).
 
     Both branches are index-only keyset scans bounded by %(n)s (feed_owner_created;
     posts' post_author_created), so the cost depends on the page size and the number
@@ -113,6 +150,7 @@ def feed_page(*, after: bool) -> str:
     """
     entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
     post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
+    pulled = "" if pull_all else f"JOIN {VIP} v ON v.user_id = f.followee_id"
     return f"""
 WITH candidates AS (
     (SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
@@ -120,7 +158,7 @@ WITH candidates AS (
       ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
     UNION
     (SELECT vp.id, vp.created_at FROM {FOLLOW} f
-      JOIN {VIP} v ON v.user_id = f.followee_id
+      {pulled}
       CROSS JOIN LATERAL (
           SELECT p.id, p.created_at FROM {POST} p
           WHERE p.author_id = f.followee_id {post_after}
@@ -129,9 +167,16 @@ WITH candidates AS (
       WHERE f.follower_id = %(owner)s)
     ORDER BY created_at DESC, id DESC LIMIT %(n)s
 )
-SELECT c.id, c.created_at, p.id IS NOT NULL AS visible FROM candidates c
+(SELECT c.id, c.created_at, p.id IS NOT NULL AS visible, NULL AS flag FROM candidates c
 LEFT JOIN {POST} p ON p.id = c.id AND {VISIBLE}
-ORDER BY c.created_at DESC, c.id DESC
+ORDER BY c.created_at DESC, c.id DESC)
+UNION ALL
+SELECT NULL, NULL, NULL, 'dormant' WHERE EXISTS (
+    SELECT 1 FROM {DORMANT} d WHERE d.owner_id = %(owner)s)
+UNION ALL
+SELECT NULL, NULL, NULL, 'vips' WHERE EXISTS (
+    SELECT 1 FROM {FOLLOW} f JOIN {VIP} v ON v.user_id = f.followee_id
+    WHERE f.follower_id = %(owner)s)
 """  # noqa: S608
 
 

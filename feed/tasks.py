@@ -8,6 +8,20 @@ def fan_out_post(event_id: int) -> None:
     services.process_event(event_id)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def wake_feed(owner_id: int) -> None:
+    services.wake_feed(owner_id)
+
+
+def wake_feed_once(owner_id: int) -> None:
+    """Ask a worker to rebuild a dormant feed (once a minute at most per owner)."""
+    if services.claim_wake(owner_id):
+        try:
+            wake_feed.apply_async((owner_id,), retry=False)
+        except Exception:  # broker down: the reader keeps pulling; the next read asks again
+            services.release_wake(owner_id)
+
+
 @shared_task(ignore_result=True)
 def relay_outbox() -> None:
     services.relay_outbox()

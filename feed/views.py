@@ -1,7 +1,8 @@
 import logging
+import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -9,16 +10,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from feed import selectors, services
+from feed import selectors, tasks
 from feed.metrics import FEED_DEGRADED
+from posts import rendering
 from posts.serializers import PostSerializer
-from posts.views import render_posts
-from puppies.pagination import decode_cursor, encode_cursor, read_limit
+from puppies.pagination import decode_cursor, encode_cursor, read_limit, rendered_page
 
 logger = logging.getLogger(__name__)
 
 DEGRADED_HEADER = "X-Feed-Degraded"
-_BREAKER_KEY = "feed:breaker-open"
 
 
 def _parse_cursor(raw: str | None) -> selectors.FeedKey | None:
@@ -55,24 +55,30 @@ class FeedView(GenericAPIView):
     def get(self, request):
         limit = read_limit(request)
         after = _parse_cursor(request.query_params.get("cursor"))
-        if not cache.get(_BREAKER_KEY):
+        if time.monotonic() >= _breaker_open_until:
             try:
                 return self._feed_page(request, limit, after)
             except Exception:
                 logger.exception("feed path failed; serving popular posts")
-                cache.set(_BREAKER_KEY, 1, timeout=settings.FEED_BREAKER_OPEN_S)
+                _open_breaker()
         FEED_DEGRADED.inc()
         response = Response({"results": selectors.popular_posts()[:limit], "next_cursor": None})
         response[DEGRADED_HEADER] = "popular-posts"
         return response
 
-    def _feed_page(self, request, limit: int, after) -> Response:
-        services.ensure_feed_complete(request.user)
-        post_ids, next_key = selectors.feed_page(request.user.pk, after=after, limit=limit)
-        posts = selectors.posts_in_order(request.user, post_ids)
-        return Response(
-            {
-                "results": render_posts(request, posts),
-                "next_cursor": encode_cursor(next_key) if next_key else None,
-            }
-        )
+    def _feed_page(self, request, limit: int, after) -> HttpResponse:
+        page = selectors.feed_page(request.user, after=after, limit=limit)
+        if page.dormant:
+            tasks.wake_feed_once(request.user.pk)
+        posts = rendering.render_posts(request.user, page.post_ids, read=page.read)
+        return rendered_page(posts, encode_cursor(page.next_key) if page.next_key else None)
+
+
+# Per process: after a failure of the feed path, serve the fallback page for a while
+# without trying (a shared flag would cost every read a round trip to Redis).
+_breaker_open_until = 0.0
+
+
+def _open_breaker() -> None:
+    global _breaker_open_until
+    _breaker_open_until = time.monotonic() + settings.FEED_BREAKER_OPEN_S

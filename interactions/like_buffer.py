@@ -14,6 +14,11 @@ stay single-slot; the drain's global sets share the `{likes}` slot):
   from a PostgreSQL lookup is only recorded if no batch landed since the lookup began.
 - `{likes}:dirty`            post ids with pending intents; `{likes}:draining` the ids a drain
   claimed and has not finished; `{likes}:lock` one drain at a time.
+- `liked:{<user>}`           the posts the user likes in PostgreSQL (a member `x` alone: too
+  many to keep, ask PostgreSQL). Built and kept by the drain only, under its lock: the drain
+  is the one writer of the Like table, so a set can never miss a like landing while it is
+  built. Post rendering (posts/rendering.py) reads it with the pending and in-flight
+  intents above; `{likes}:wanted` holds the users whose set a render found missing.
 
 A drain claims ids (dirty -> draining, atomic), renames each post's pending hash to in-flight
 (unless a killed drain left one there: that one is finished first), applies it idempotently,
@@ -22,7 +27,6 @@ released. Killed anywhere, the next drain redoes at most an idempotent apply.
 """
 
 import hashlib
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -32,18 +36,30 @@ import redis
 from django.conf import settings
 from redis.exceptions import NoScriptError
 
+from puppies import redis as puppies_redis
+
 DIRTY = "{likes}:dirty"
 DRAINING = "{likes}:draining"
 LOCK = "{likes}:lock"
+WANTED_LIKED_SETS = "{likes}:wanted"
 EPOCH_TTL_S = 3600
+# A liked set lives this long after it is built; a user with more likes gets no set.
+LIKED_SET_TTL_S = 3600
+LIKED_SET_MAX = 10_000
+TOO_MANY = "x"
 
 # Redis errors that mean "the buffer is unavailable": callers fall back to PostgreSQL.
-Unavailable = (redis.ConnectionError, redis.TimeoutError)
+Unavailable = puppies_redis.Unavailable
 
 
-def _keys(post_id: int) -> tuple[str, str, str, str]:
+def keys(post_id: int) -> tuple[str, str, str, str]:
+    """The post's pending, in-flight, delta and epoch keys."""
     tag = f"likes:{{{post_id}}}"
     return f"{tag}:pending", f"{tag}:inflight", f"{tag}:delta", f"{tag}:epoch"
+
+
+def liked_key(user_id: int) -> str:
+    return f"liked:{{{user_id}}}"
 
 
 @dataclass(frozen=True)
@@ -119,10 +135,14 @@ end
 return redis.call('HGETALL', KEYS[2])
 """)
 
-# KEYS pending, inflight, delta, epoch. The batch landed: forget it. -> 1 if intents wait.
+# KEYS pending, inflight, delta, epoch, the post's cached representation. The batch landed:
+# forget it, and in the same step make the cached like_count stale (so that a render sees
+# the old stored count with the old delta, or the new one with the new). -> 1 if intents wait.
 _FORGET = _Lua("""
 local intents = redis.call('HVALS', KEYS[2])
 if #intents > 0 then
+  redis.call('HINCRBY', KEYS[5], 'v', 1)
+  redis.call('EXPIRE', KEYS[5], ARGV[2])
   local landed = 0
   for _, intent in ipairs(intents) do
     landed = landed + tonumber(string.sub(intent, 1, 1)) - tonumber(string.sub(intent, 2, 2))
@@ -136,28 +156,23 @@ end
 return redis.call('EXISTS', KEYS[1])
 """)
 
-_SCRIPTS = (_INTENT, _KEEP_LOCK, _RELEASE_LOCK, _CLAIM, _MOVE, _FORGET)
-_clients: dict[str, redis.Redis] = {}
-_clients_lock = threading.Lock()
+# KEYS a user's liked set; ARGV post, 1 (liked) or 0. Only a set that exists is kept.
+_KEEP_LIKED = _Lua("""
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('SISMEMBER', KEYS[1], 'x') == 0 then
+  if ARGV[2] == '1' then redis.call('SADD', KEYS[1], ARGV[1])
+  else redis.call('SREM', KEYS[1], ARGV[1]) end
+end
+return 0
+""")
+
+_SCRIPTS = (_INTENT, _KEEP_LOCK, _RELEASE_LOCK, _CLAIM, _MOVE, _FORGET, _KEEP_LIKED)
 
 
 def client() -> redis.Redis:
     """The buffer's Redis, looked up at call time so a changed setting takes effect at once."""
-    url = settings.LIKE_BUFFER_REDIS_URL
-    found = _clients.get(url)
-    if found is None:
-        # One client per URL and process, even when threads race to make it: a losing
-        # duplicate would be collected mid-request and close the sockets its pool lent out.
-        with _clients_lock:
-            found = _clients.get(url)
-            if found is None:
-                found = _clients[url] = redis.Redis.from_url(
-                    url,
-                    decode_responses=True,
-                    socket_connect_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
-                    socket_timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S,
-                )
-    return found
+    return puppies_redis.client(
+        settings.LIKE_BUFFER_REDIS_URL, decode=True, timeout=settings.LIKE_BUFFER_REDIS_TIMEOUT_S
+    )
 
 
 def _pipelined(build: Callable[[redis.client.Pipeline], None]) -> list:
@@ -185,7 +200,7 @@ def _run(script: _Lua, keys: Iterable[str], args: Iterable = ()) -> object:
 
 def peek(post_id: int, user_id: int) -> tuple[str, bool]:
     """Before looking PostgreSQL up: (the post's epoch, whether the buffer alone decides)."""
-    pending, inflight, _, epoch = _keys(post_id)
+    pending, inflight, _, epoch = keys(post_id)
 
     def build(pipe):
         pipe.get(epoch)
@@ -204,44 +219,17 @@ def record_intent(
     Pending and in-flight intents decide; otherwise `in_database`, looked up after `peek`
     returned `seen_epoch`. None: a batch landed since then, so look it up again.
     """
-    keys = _keys(post_id)
+    post_keys = keys(post_id)
     db_state = "" if in_database is None else str(int(in_database))
     args = (user_id, int(liked), db_state, seen_epoch, int(time.time() * 1000))
 
     def build(pipe):
-        pipe.evalsha(_INTENT.sha, len(keys), *keys, *args)
+        pipe.evalsha(_INTENT.sha, len(post_keys), *post_keys, *args)
         # After the intent, so a drain that claimed the post before it still sees it dirty.
         pipe.sadd(DIRTY, post_id)
 
     outcome, value = _pipelined(build)[0]
     return (outcome == 2, int(value)) if outcome else None
-
-
-# --- the read path ------------------------------------------------------------------
-
-
-def overlay(post_ids: list[int], user_id: int | None) -> dict[int, tuple[int, bool | None]]:
-    """{post id: (pending delta, the viewer's pending liked state or None)}, one round trip."""
-
-    def build(pipe):
-        for post_id in post_ids:
-            pending, inflight, delta, _ = _keys(post_id)
-            pipe.get(delta)
-            if user_id is not None:
-                pipe.hget(pending, user_id)
-                pipe.hget(inflight, user_id)
-
-    replies = iter(_pipelined(build))
-    result = {}
-    for post_id in post_ids:
-        delta = int(next(replies) or 0)
-        mine = None
-        if user_id is not None:
-            pending, inflight = next(replies), next(replies)
-            intent = pending or inflight
-            mine = None if intent is None else intent[0] == "1"
-        result[post_id] = (delta, mine)
-    return result
 
 
 def depth() -> int:
@@ -250,7 +238,7 @@ def depth() -> int:
 
     def build(pipe):
         for post_id in post_ids:
-            pending, inflight, _, _ = _keys(post_id)
+            pending, inflight, _, _ = keys(post_id)
             pipe.hlen(pending)
             pipe.hlen(inflight)
 
@@ -293,7 +281,7 @@ def move(post_ids: list[int]) -> list[Intent]:
 
     def build(pipe):
         for post_id in post_ids:
-            pending, inflight, _, _ = _keys(post_id)
+            pending, inflight, _, _ = keys(post_id)
             pipe.evalsha(_MOVE.sha, 2, pending, inflight)
 
     intents = []
@@ -306,9 +294,11 @@ def move(post_ids: list[int]) -> list[Intent]:
 def forget(post_ids: list[int]) -> list[int]:
     """The in-flight batches landed: drop them and their delta; -> ids with intents waiting."""
 
+    from posts.rendering import post_key  # posts.rendering reads this module's keys
+
     def build(pipe):
         for post_id in post_ids:
-            pipe.evalsha(_FORGET.sha, 4, *_keys(post_id), EPOCH_TTL_S)
+            pipe.evalsha(_FORGET.sha, 5, *keys(post_id), post_key(post_id), EPOCH_TTL_S, 86_400)
 
     return [p for p, more in zip(post_ids, _pipelined(build), strict=True) if more]
 
@@ -318,3 +308,32 @@ def release(post_ids: list[int], waiting: list[int]) -> None:
     if waiting:
         client().sadd(DIRTY, *waiting)
     client().srem(DRAINING, *post_ids)
+
+
+# --- the viewers' liked sets (kept by the drain, which holds the lock) -----------------
+
+
+def keep_liked_sets(intents: list[Intent]) -> None:
+    """Intents just landed in PostgreSQL: the liked sets that exist follow them."""
+
+    def build(pipe):
+        for i in intents:
+            pipe.evalsha(_KEEP_LIKED.sha, 1, liked_key(i.user_id), i.post_id, int(i.liked))
+
+    if intents:
+        _pipelined(build)
+
+
+def build_liked_sets(liked_posts: Callable[[int, int], list[int]], n: int = 200) -> int:
+    """Build up to `n` wanted liked sets; `liked_posts(user, limit)` reads PostgreSQL."""
+    user_ids = client().spop(WANTED_LIKED_SETS, n)
+    for user_id in user_ids:
+        post_ids = liked_posts(int(user_id), LIKED_SET_MAX + 1)
+        # Post 0 never exists: it keeps the set of someone who likes nothing alive.
+        members = [TOO_MANY] if len(post_ids) > LIKED_SET_MAX else [0, *post_ids]
+        pipe = client().pipeline(transaction=True)
+        pipe.delete(liked_key(user_id))
+        pipe.sadd(liked_key(user_id), *members)
+        pipe.expire(liked_key(user_id), LIKED_SET_TTL_S)
+        pipe.execute()
+    return len(user_ids)

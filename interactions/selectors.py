@@ -1,48 +1,10 @@
 """Reads for likes, comments and notifications."""
 
-from collections.abc import Iterable
-
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from interactions import like_buffer
 from interactions.models import Comment, Like, Notification
 from posts.models import Post
 from users.models import User
-
-
-def apply_like_state(viewer: User, posts: Iterable[Post]) -> None:
-    """Set `liked_by_me` on each post for `viewer` and add likes not yet flushed to
-    `like_count`: one Redis round trip and at most one query for the whole page."""
-    posts = list(posts)
-    if not posts:
-        return
-    viewer_id = viewer.pk if viewer.is_authenticated else None
-    pending = _pending_likes([p.pk for p in posts], viewer_id)
-    undecided = [p.pk for p in posts if pending.get(p.pk, (0, None))[1] is None]
-    liked: set[int] = set()
-    if viewer_id is not None and undecided:
-        liked = set(
-            Like.objects.filter(user_id=viewer_id, post_id__in=undecided).values_list(
-                "post_id", flat=True
-            )
-        )
-    for post in posts:
-        delta, mine = pending.get(post.pk, (0, None))
-        # The stored count is kept aside so that a post rendered twice is not counted up twice.
-        stored = post.__dict__.setdefault("_stored_like_count", post.like_count)
-        post.like_count = max(stored + delta, 0)
-        post.liked_by_me = post.pk in liked if mine is None else mine
-
-
-def _pending_likes(post_ids: list[int], viewer_id: int | None) -> dict:
-    if not settings.LIKE_BUFFER_ENABLED:
-        return {}
-    try:
-        return like_buffer.overlay(post_ids, viewer_id)
-    except like_buffer.Unavailable:
-        return {}  # Redis down: likes are written straight to PostgreSQL meanwhile
-
 
 # --- comments -----------------------------------------------------------------
 

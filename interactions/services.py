@@ -1,5 +1,6 @@
 """Writes for likes, comments, reports and notifications."""
 
+import contextlib
 import logging
 import re
 import time
@@ -15,8 +16,9 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 
 from interactions import like_buffer
 from interactions import metrics as like_metrics
-from interactions.models import Comment, Notification, Report
+from interactions.models import Comment, Like, Notification, Report
 from posts.models import Post
+from posts.rendering import post_changed
 from puppies.errors import ServiceUnavailable
 from users.models import User
 
@@ -105,6 +107,7 @@ def create_comment(*, post: Post, author: User, content: str) -> Comment:
     if not counted:
         raise NotFound("Post not found.")
     comment = Comment.objects.create(post=post, author=author, content=content)
+    post_changed(post)
     notify(post.author_id, author, Notification.Type.COMMENT, post=post, comment=comment)
     notify_mentions(author, content, post=post, comment=comment, skip=[post.author_id])
     return comment
@@ -128,6 +131,7 @@ def delete_comment(comment: Comment, *, actor: User) -> None:
     Post.objects.filter(pk=comment.post_id, comment_count__gt=0).update(
         comment_count=F("comment_count") - 1
     )
+    post_changed(comment.post)
 
 
 # --- reports ------------------------------------------------------------------
@@ -187,6 +191,7 @@ def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: s
         Post.objects.filter(pk=comment.post_id, comment_count__gte=-delta).update(
             comment_count=F("comment_count") + delta
         )
+        post_changed(comment.post)
         action = "hide_comment" if hidden else "unhide_comment"
         users.record_action(actor, action, comment, reason)
     return bool(changed)
@@ -309,9 +314,19 @@ def _set_like_directly(user: User, post: Post, *, liked: bool) -> LikeState:
         if changed:
             cursor.execute(_COUNT_SQL, [1 if liked else -1, post.pk])
             (like_count,) = cursor.fetchone()
+    if changed:
+        post_changed(post)
+        intent = like_buffer.Intent(post.pk, user.pk, liked, 0)
+        transaction.on_commit(lambda: _keep_liked_set(intent))
     if changed and liked:
         notify(post.author_id, user, Notification.Type.LIKE, post=post)
     return LikeState(post.pk, liked, like_count, created=changed and liked)
+
+
+def _keep_liked_set(intent: like_buffer.Intent) -> None:
+    # Redis down: the set (if any) goes stale until it expires (LIKED_SET_TTL_S).
+    with contextlib.suppress(like_buffer.Unavailable):
+        like_buffer.keep_liked_sets([intent])
 
 
 # One statement per chunk of intents: likes inserted and unlikes deleted idempotently, a
@@ -409,6 +424,7 @@ def drain_like_buffer(*, between_steps: Callable[[str], None] = _no_hook) -> int
             for start in range(0, len(intents), chunk):
                 _apply_intents(intents[start : start + chunk])
                 between_steps("applied")
+            like_buffer.keep_liked_sets(intents)
             waiting = like_buffer.forget(post_ids)
             between_steps("forgotten")
             like_buffer.release(post_ids, waiting)
@@ -416,9 +432,15 @@ def drain_like_buffer(*, between_steps: Callable[[str], None] = _no_hook) -> int
             like_metrics.FLUSH_BATCH_SIZE.observe(len(intents))
             like_metrics.FLUSH_DURATION.observe(time.perf_counter() - started)
             written += len(intents)
+        if time.monotonic() < deadline and like_buffer.keep_lock(token):
+            like_buffer.build_liked_sets(_liked_posts)
     except Exception:
         # An error (not a kill): let the next beat retry at once instead of after the TTL.
         like_buffer.release_lock(token)
         raise
     like_buffer.release_lock(token)
     return written
+
+
+def _liked_posts(user_id: int, limit: int) -> list[int]:
+    return list(Like.objects.filter(user_id=user_id).values_list("post_id", flat=True)[:limit])

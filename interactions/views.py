@@ -17,7 +17,7 @@ from interactions.serializers import (
 )
 from posts import selectors as post_selectors
 from posts.serializers import PostSerializer
-from posts.views import render_posts
+from posts.views import post_page
 from users import selectors as user_selectors
 
 # --- comments -----------------------------------------------------------------
@@ -104,7 +104,7 @@ class UserLikesView(GenericAPIView):
         if user_selectors.get_user(request.user, user_id=user_id) is None:
             raise NotFound("User not found.")
         page = self.paginate_queryset(selectors.likes_of(user_id))
-        return self.get_paginated_response(render_posts(request, [like.post for like in page]))
+        return post_page(self, [like.post for like in page])
 
 
 # --- notifications ------------------------------------------------------------

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Exists, OuterRef
 
-from posts import services
+from posts import rendering, services
 from posts.models import Post
 from users.admin import ModerationAdmin, user_matching
 from users.models import User
@@ -33,6 +33,10 @@ class PostAdmin(ModerationAdmin):
     raw_id_fields = ["author"]
     readonly_fields = ["like_count", "comment_count", "hidden_at", "deleted_at"]
     actions = ["hide", "unhide"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        rendering.post_changed(obj)  # a superuser's raw edit shows at once too
 
     @admin.display(description="content")
     def excerpt(self, post: Post) -> str:

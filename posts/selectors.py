@@ -1,7 +1,6 @@
 """Reads of posts, always as a given viewer sees them."""
 
 import time
-from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,14 +9,13 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from interactions import selectors as interactions
 from posts.models import SEARCH_CONFIG, Post, PostHashtag, content_search_vector, visible_q
 from users import selectors as users
 from users.models import User
 
 
-def visible_posts(viewer: User) -> QuerySet[Post]:
-    """Posts `viewer` may read, with their authors, ready for PostSerializer."""
+def visible_posts() -> QuerySet[Post]:
+    """Posts anyone may read, with their authors, ready for posts.rendering."""
     return Post.objects.visible().select_related("author")
 
 
@@ -29,21 +27,15 @@ def get_post(viewer: User, post_id: int) -> Post | None:
     return post
 
 
-def user_timeline(viewer: User, author_id: int) -> QuerySet[Post]:
-    return visible_posts(viewer).filter(author_id=author_id)
+def user_timeline(author_id: int) -> QuerySet[Post]:
+    return visible_posts().filter(author_id=author_id)
 
 
-def with_viewer_state(viewer: User, posts: Sequence[Post]) -> Sequence[Post]:
-    """Fill in what depends on the viewer (`liked_by_me`, pending likes) for a page at once."""
-    interactions.apply_like_state(viewer, posts)
-    return posts
-
-
-def search_posts(viewer: User, q: str) -> QuerySet[Post]:
+def search_posts(q: str) -> QuerySet[Post]:
     """Visible posts matching the web-style query `q` ("quoted phrase", -not, or)."""
     # The same expression as the partial GIN index post_content_search, so that index serves it.
     return (
-        visible_posts(viewer)
+        visible_posts()
         .alias(document=content_search_vector())
         .filter(document=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch"))
     )
@@ -56,7 +48,7 @@ def search_users(viewer: User, q: str) -> QuerySet[User]:
     )
 
 
-def hashtag_posts(viewer: User, tag: str) -> QuerySet[PostHashtag]:
+def hashtag_posts(tag: str) -> QuerySet[PostHashtag]:
     """The PostHashtag rows of `tag` whose post is visible, with post and author in one query."""
     return PostHashtag.objects.filter(visible_q("post__"), tag=tag).select_related("post__author")
 

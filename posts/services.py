@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from feed import services as feed
 from interactions import services as interactions
 from posts import media as post_media
-from posts import selectors
+from posts import rendering, selectors
 from posts.models import Post, PostHashtag
 from puppies.errors import Conflict
 from users import services as users
@@ -97,6 +97,7 @@ def attach_media(*, uploader: User, grant: post_media.UploadGrant, data: bytes) 
         post.media = post_media.store(post.pk, grant.content_type, image)
         post.status = Post.Status.PUBLISHED
         post.save(update_fields=["media", "status", "updated_at"])
+        rendering.post_changed(post)
         if post.hidden_at is None:
             _announce(post)
     return post
@@ -109,6 +110,7 @@ def edit_post(post: Post, *, editor: User, content: str) -> Post:
     previous = post.content
     post.content = content
     post.save(update_fields=["content", "updated_at"])
+    rendering.post_changed(post)
     _tag_post(post, previous_text=previous)
     if post.status == Post.Status.PUBLISHED:  # a pending post notifies when published
         interactions.notify_mentions(editor, content, post=post, previous_text=previous)
@@ -124,6 +126,7 @@ def delete_post(post: Post, *, actor: User) -> None:
     if current is not None:
         current.deleted_at = timezone.now()
         current.save(update_fields=["deleted_at", "updated_at"])
+        rendering.post_changed(current)
         # a hidden post already left the count; a pending one never entered it
         if current.hidden_at is None and current.status == Post.Status.PUBLISHED:
             _count_authors_post(current, -1)
@@ -142,6 +145,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
     ).update(hidden_at=timezone.now())
     if hidden:
         post.hidden_at = timezone.now()
+        rendering.post_changed(post)
         if post.status == Post.Status.PUBLISHED:
             _count_authors_post(post, -1)
         feed.retract_post(post)
@@ -158,6 +162,7 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
     ).update(hidden_at=None)
     if shown:
         post.hidden_at = None
+        rendering.post_changed(post)
         if post.status == Post.Status.PUBLISHED:
             _count_authors_post(post, +1)
         feed.restore_post(post)

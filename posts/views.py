@@ -1,3 +1,5 @@
+import orjson
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -7,7 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from posts import media, selectors, services
+from posts import media, rendering, selectors, services
 from posts.models import Post
 from posts.serializers import (
     SEARCH_QUERY_MAX_LENGTH,
@@ -21,16 +23,23 @@ from posts.serializers import (
     UploadSerializer,
 )
 from puppies import ratelimit
+from puppies.pagination import rendered_page
 from users import selectors as user_selectors
 from users.serializers import UserSerializer
 
 
-def render_posts(request, posts) -> list:
-    return PostSerializer(selectors.with_viewer_state(request.user, posts), many=True).data
+def post_page(view: GenericAPIView, posts) -> HttpResponse:
+    """The paginated answer of a list view: its page of posts, rendered for the caller."""
+    return rendered_page(
+        rendering.render_posts(view.request.user, posts), view.paginator.next_cursor
+    )
 
 
-def render_post(request, post) -> dict:
-    return render_posts(request, [post])[0]
+def post_response(request, post: Post, status_code: int = 200, **extra) -> HttpResponse:
+    body = rendering.render_post(request.user, post)
+    if extra:  # rare (a new post's upload link): merged as data, not spliced
+        body = orjson.dumps({**orjson.loads(body), **extra})
+    return HttpResponse(body, status=status_code, content_type="application/json")
 
 
 class PostCreateView(GenericAPIView):
@@ -48,12 +57,12 @@ class PostCreateView(GenericAPIView):
         data = PostCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.create_post(author=request.user, **data.validated_data)
-        body = render_post(request, post)
+        extra = {}
         if post.status == Post.Status.PENDING_MEDIA:
             upload = media.upload_request(post)
             upload["url"] = request.build_absolute_uri(upload["url"])
-            body["upload"] = UploadSerializer(upload).data
-        return Response(body, status=status.HTTP_201_CREATED)
+            extra["upload"] = UploadSerializer(upload).data
+        return post_response(request, post, status.HTTP_201_CREATED, **extra)
 
 
 class MediaUploadView(APIView):
@@ -75,7 +84,7 @@ class MediaUploadView(APIView):
     def put(self, request, token: str):
         grant = media.read_grant(token)
         post = services.attach_media(uploader=request.user, grant=grant, data=request.data)
-        return Response(render_post(request, post))
+        return post_response(request, post)
 
 
 class PostDetailView(GenericAPIView):
@@ -89,7 +98,11 @@ class PostDetailView(GenericAPIView):
 
     @extend_schema(tags=["posts"])
     def get(self, request, post_id: int):
-        return Response(render_post(request, self.get_object()))
+        # Straight from the cache when it can: no SQL for a cached post.
+        body = rendering.render_post(request.user, post_id)
+        if body is None:
+            raise NotFound("Post not found.")
+        return HttpResponse(body, content_type="application/json")
 
     @extend_schema(request=PostWriteSerializer, tags=["posts"])
     def patch(self, request, post_id: int):
@@ -97,7 +110,7 @@ class PostDetailView(GenericAPIView):
         data = PostWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.edit_post(post, editor=request.user, **data.validated_data)
-        return Response(render_post(request, post))
+        return post_response(request, post)
 
     @extend_schema(responses={204: None}, tags=["posts"])
     def delete(self, request, post_id: int):
@@ -115,8 +128,7 @@ class UserPostsView(GenericAPIView):
     def get(self, request, user_id: int):
         if user_selectors.get_user(request.user, user_id=user_id) is None:
             raise NotFound("User not found.")
-        page = self.paginate_queryset(selectors.user_timeline(request.user, user_id))
-        return self.get_paginated_response(render_posts(request, page))
+        return post_page(self, self.paginate_queryset(selectors.user_timeline(user_id)))
 
 
 _Q_PARAMETER = OpenApiParameter(
@@ -142,9 +154,8 @@ class SearchPostsView(GenericAPIView):
 
     @extend_schema(parameters=[_Q_PARAMETER], responses=PostSerializer(many=True), tags=["search"])
     def get(self, request):
-        posts = selectors.search_posts(request.user, read_search_query(request))
-        page = self.paginate_queryset(posts)
-        return self.get_paginated_response(render_posts(request, page))
+        posts = selectors.search_posts(read_search_query(request))
+        return post_page(self, self.paginate_queryset(posts))
 
 
 class SearchUsersView(GenericAPIView):
@@ -170,10 +181,8 @@ class HashtagPostsView(GenericAPIView):
     def get(self, request, tag: str):
         data = HashtagSerializer(data={"tag": tag})
         data.is_valid(raise_exception=True)
-        rows = self.paginate_queryset(
-            selectors.hashtag_posts(request.user, data.validated_data["tag"].lower())
-        )
-        return self.get_paginated_response(render_posts(request, [row.post for row in rows]))
+        rows = self.paginate_queryset(selectors.hashtag_posts(data.validated_data["tag"].lower()))
+        return post_page(self, [row.post for row in rows])
 
 
 class TrendingHashtagsView(APIView):

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.http import HttpResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -37,6 +38,13 @@ def decode_cursor(cursor: str) -> list[Any]:
 class _Serializer(signing.JSONSerializer):
     def dumps(self, obj):
         return super().dumps([v.isoformat() if hasattr(v, "isoformat") else v for v in obj])
+
+
+def rendered_page(results: list[bytes], next_cursor: str | None) -> HttpResponse:
+    """A page whose items are already JSON (posts.rendering): joined, not re-encoded."""
+    cursor = b"null" if next_cursor is None else b'"%s"' % next_cursor.encode()
+    body = b'{"results":[%s],"next_cursor":%s}' % (b",".join(results), cursor)
+    return HttpResponse(body, content_type="application/json")
 
 
 def read_limit(request) -> int:

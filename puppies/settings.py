@@ -89,6 +89,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, rate limits, like buffer, Celery broker --------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Past this a Redis call of the hot paths gives up and the request falls back to PostgreSQL.
+REDIS_TIMEOUT_S = env.float("REDIS_TIMEOUT_S", default=0.5)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -151,11 +153,19 @@ VIP_EXIT_FOLLOWER_THRESHOLD = env.int(
 FEED_MAX_ENTRIES = env.int("FEED_MAX_ENTRIES", default=800)
 FEED_INACTIVE_DAYS = env.int("FEED_INACTIVE_DAYS", default=30)
 FEED_BACKFILL_POSTS = env.int("FEED_BACKFILL_POSTS", default=20)
+# Fan-out: followers per INSERT ... SELECT (each its own transaction), at most CHUNK and,
+# when a fan-out is split only to run at once, at least MIN_CHUNK (below that the extra
+# round trips cost more than the parallel insert saves); THREADS chunks written at
+# once, each on its own database connection (more than the database's cores is waste).
 FEED_FANOUT_CHUNK = env.int("FEED_FANOUT_CHUNK", default=2_500)
-# Chunks of one fan-out written at once, each on its own database connection.
+FEED_FANOUT_MIN_CHUNK = env.int("FEED_FANOUT_MIN_CHUNK", default=200)
 FEED_FANOUT_THREADS = env.int("FEED_FANOUT_THREADS", default=2)
 FEED_TRIM_BATCH = env.int("FEED_TRIM_BATCH", default=2_000)
 FEED_BREAKER_OPEN_S = env.int("FEED_BREAKER_OPEN_S", default=15)
+# The first page of an active owner's feed is cached in Redis (feed/heads.py): this many
+# posts, dropped by fan-out, follows and rebuilds, and expiring after this long unread.
+FEED_HEAD_SIZE = env.int("FEED_HEAD_SIZE", default=50)
+FEED_HEAD_TTL_S = env.int("FEED_HEAD_TTL_S", default=600)
 FEED_POPULAR_CACHE_S = env.int("FEED_POPULAR_CACHE_S", default=60)
 # An outbox event not processed this long after its last dispatch is dispatched again.
 OUTBOX_REDISPATCH_AFTER_S = env.int("OUTBOX_REDISPATCH_AFTER_S", default=60)
@@ -199,8 +209,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# How often a user's last_active_at is refreshed at most (one UPDATE per window).
+# How often a user's activity is stamped at most (in Redis; beat writes the stamps to
+# last_active_at every ACTIVITY_FLUSH_INTERVAL_S, so requests never write PostgreSQL).
 LAST_ACTIVE_WRITE_INTERVAL = timedelta(seconds=env.int("LAST_ACTIVE_WRITE_INTERVAL_S", default=300))
+CELERY_BEAT_SCHEDULE["users-flush-activity"] = {
+    "task": "users.tasks.flush_activity",
+    "schedule": env.float("ACTIVITY_FLUSH_INTERVAL_S", default=60.0),
+}
+# Redis mirrors token revocations (users/revocations.py); this reload re-syncs it.
+CELERY_BEAT_SCHEDULE["users-reload-revocations"] = {
+    "task": "users.tasks.reload_revocations",
+    "schedule": env.float("REVOCATIONS_RELOAD_INTERVAL_S", default=60.0),
+}
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -209,6 +229,7 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "AUTH_TOKEN_CLASSES": ("users.auth.AccessToken",),
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
@@ -217,7 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PARSER_CLASSES": ["puppies.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["puppies.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "puppies.pagination.KeysetPagination",
     "EXCEPTION_HANDLER": "puppies.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -15,14 +15,15 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.utils.functional import cached_property
 from rest_framework.exceptions import APIException
 
-from users import services
+from posts import rendering
+from users import revocations, services
 from users.models import AuditLog, User
 
 
@@ -126,6 +127,13 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
     search_help_text = "Exact id, username or email (case-insensitive)."
     ordering = ["-id"]
     actions = ["suspend", "unsuspend", "make_member", "make_moderator", "make_admin"]
+
+    def save_model(self, request, obj, form, change):
+        # A superuser's raw edit: the profile shows at once and is_active is enforced at once.
+        super().save_model(request, obj, form, change)
+        rendering.author_changed(obj.pk)
+        transaction.on_commit(lambda: revocations.publish(obj))
+
     fieldsets = [
         (None, {"fields": ["username", "email", "password"]}),
         ("Profile", {"fields": ["display_name", "bio", "avatar_url"]}),

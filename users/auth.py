@@ -1,10 +1,26 @@
-"""Authentication: log in by username or email; JWT for the API."""
+"""Authentication: log in by username or email; JWT for the API without a database read.
+
+A request's access token is verified by signature and expiry (simplejwt), then checked
+against the revocations in Redis: one round trip, which also stamps the user's activity
+at most once per LAST_ACTIVE_WRITE_INTERVAL. `request.user` is a `TokenUser`: its id
+is known at once, the row is loaded only if the view needs more (a profile, a write).
+
+Revocations (users.revocations) are kept in PostgreSQL (`User.is_active`,
+`User.tokens_valid_after`) and mirrored in Redis; while Redis is unreachable each
+request reads the user's row instead, so a suspension or logout is never ignored.
+"""
+
+import time
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.authentication import JWTAuthentication as BaseJWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
 
+from users import revocations
 from users.models import User
 
 
@@ -24,15 +40,78 @@ class UsernameOrEmailBackend(ModelBackend):
         return None
 
 
-class JWTAuthentication(BaseJWTAuthentication):
-    """simplejwt, plus a cheap `last_active_at` heartbeat (one UPDATE per window)."""
+# --- tokens ------------------------------------------------------------------------
+# `iat` keeps milliseconds (RFC 7519 allows a non-integer NumericDate), so that a token
+# issued right after a logout in the same second is told apart from one issued before.
 
-    def get_user(self, validated_token):
-        user = super().get_user(validated_token)
-        now = timezone.now()
-        if user.last_active_at is None or (
-            now - user.last_active_at > settings.LAST_ACTIVE_WRITE_INTERVAL
-        ):
-            User.objects.filter(pk=user.pk).update(last_active_at=now)
-            user.last_active_at = now
-        return user
+
+class AccessToken(tokens.AccessToken):
+    def set_iat(self, claim: str = "iat", at_time=None) -> None:
+        self.payload[claim] = round((at_time or self.current_time).timestamp(), 3)
+
+
+class RefreshToken(tokens.RefreshToken):
+    access_token_class = AccessToken
+
+    def set_iat(self, claim: str = "iat", at_time=None) -> None:
+        self.payload[claim] = round((at_time or self.current_time).timestamp(), 3)
+
+
+# --- the request's user ---------------------------------------------------------------
+
+
+def _load_user(user_id: int) -> User:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise AuthenticationFailed("User not found or inactive.", "user_not_found")
+    return user
+
+
+class TokenUser(SimpleLazyObject):
+    """The authenticated user: `pk`/`id` from the token, the row loaded on first other use."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user_id: int, user: User | None = None):
+        super().__init__(lambda: _load_user(user_id))
+        if user is not None:
+            self._wrapped = user
+        # Set straight into __dict__: LazyObject.__setattr__ would load the row.
+        self.__dict__["pk"] = self.__dict__["id"] = user_id
+
+    def __bool__(self) -> bool:  # DRF's permissions test `request.user and ...`
+        return True
+
+
+class JWTAuthentication(BaseJWTAuthentication):
+    def get_user(self, validated_token) -> TokenUser:
+        try:
+            user_id = int(validated_token[api_settings.USER_ID_CLAIM])
+        except (KeyError, TypeError, ValueError):
+            raise AuthenticationFailed("Token has no user.", "token_not_valid") from None
+        issued_at = float(validated_token.get("iat", 0))
+        verdict = revocations.check(user_id, issued_at, stamp=_should_stamp(user_id))
+        if verdict is revocations.UNKNOWN:  # Redis unreachable: ask PostgreSQL
+            user = _load_user(user_id)
+            if revocations.revoked_by_row(user, issued_at):
+                raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+            return TokenUser(user_id, user)
+        if verdict is revocations.REVOKED:
+            raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+        return TokenUser(user_id)
+
+
+# Per process: when each user's activity was last stamped, so a busy user costs Redis one
+# ZADD per interval rather than one per request (the set is bounded by active users).
+_stamped: dict[int, float] = {}
+
+
+def _should_stamp(user_id: int) -> bool:
+    now = time.monotonic()
+    if now - _stamped.get(user_id, -1e9) < settings.LAST_ACTIVE_WRITE_INTERVAL.total_seconds():
+        return False
+    if len(_stamped) > 100_000:
+        _stamped.clear()
+    _stamped[user_id] = now
+    return True

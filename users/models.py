@@ -32,6 +32,9 @@ class User(AbstractUser):
     following_count = models.PositiveIntegerField(default=0)
     post_count = models.PositiveIntegerField(default=0)
     last_active_at = models.DateTimeField(null=True, blank=True)
+    # Access tokens issued before this are refused (logout, password change); see
+    # users.revocations, which mirrors it (and is_active) in Redis.
+    tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 

@@ -1,8 +1,12 @@
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
+)
 
+from users.auth import RefreshToken
 from users.models import USERNAME_RE, User
 
 
@@ -83,4 +87,9 @@ class TokenPairSerializer(serializers.Serializer):
 class LoginSerializer(TokenObtainPairSerializer):
     """`username` accepts the username or the email address."""
 
+    token_class = RefreshToken
     default_error_messages = {"no_active_account": "Wrong username or password."}
+
+
+class RotateSerializer(TokenRefreshSerializer):
+    token_class = RefreshToken

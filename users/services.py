@@ -7,12 +7,14 @@ from django.db.models import F
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from feed import services as feed
 from interactions import services as interactions
 from interactions.models import Notification
+from posts import rendering
 from puppies.errors import Conflict
+from users import revocations
+from users.auth import RefreshToken
 from users.models import AuditLog, Follow, User
 
 
@@ -47,14 +49,17 @@ def register_user(*, username: str, email: str, password: str, display_name: str
     return user
 
 
+@transaction.atomic
 def update_profile(user: User, **changes) -> User:
     for field, value in changes.items():
         setattr(user, field, value)
     if changes:
         user.save(update_fields=list(changes))
+        rendering.author_changed(user.pk)
     return user
 
 
+@transaction.atomic
 def change_password(user: User, *, old_password: str, new_password: str) -> None:
     if not user.check_password(old_password):
         raise ValidationError({"old_password": ["Wrong password."]})
@@ -62,6 +67,7 @@ def change_password(user: User, *, old_password: str, new_password: str) -> None
     user.set_password(new_password)
     user.save(update_fields=["password"])
     revoke_refresh_tokens(user)
+    revocations.revoke_tokens(user)
 
 
 def revoke_refresh_tokens(user: User) -> None:
@@ -72,11 +78,18 @@ def revoke_refresh_tokens(user: User) -> None:
     )
 
 
+@transaction.atomic
 def log_out(refresh: str) -> None:
+    """End the session of `refresh`; the user's access tokens stop working too (other
+    devices get a 401 and refresh once: their refresh tokens are untouched)."""
     try:
-        RefreshToken(refresh).blacklist()
+        token = RefreshToken(refresh)
+        token.blacklist()
     except TokenError as exc:
         raise InvalidToken(str(exc)) from None
+    user = User.objects.filter(pk=token.payload.get("user_id")).first()
+    if user is not None:
+        revocations.revoke_tokens(user)
 
 
 def follow(follower: User, followee: User) -> bool:
@@ -155,6 +168,7 @@ def suspend_user(user: User, *, actor: User, reason: str) -> bool:
     user.is_active = False
     if changed:
         revoke_refresh_tokens(user)
+        transaction.on_commit(lambda: revocations.publish(user))
         record_action(actor, AuditLog.Action.SUSPEND_USER, user, reason)
     return bool(changed)
 
@@ -167,6 +181,7 @@ def unsuspend_user(user: User, *, actor: User, reason: str) -> bool:
     changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
     user.is_active = True
     if changed:
+        transaction.on_commit(lambda: revocations.publish(user))
         record_action(actor, AuditLog.Action.UNSUSPEND_USER, user, reason)
     return bool(changed)
 

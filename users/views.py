@@ -17,6 +17,7 @@ from users.serializers import (
     ProfileUpdateSerializer,
     RefreshSerializer,
     RegisterSerializer,
+    RotateSerializer,
     TokenPairSerializer,
     UserSerializer,
 )
@@ -57,6 +58,7 @@ class LoginView(TokenObtainPairView):
 @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
 class RefreshView(TokenRefreshView):
     authentication_classes = []
+    serializer_class = RotateSerializer
 
     def post(self, request, *args, **kwargs):
         try:

@@ -1,11 +1,14 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from feed import selectors, services
-from feed.models import FeedEntry, OutboxEvent, VipAuthor
+from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from feed.tests.factories import make_followers
+from interactions.services import drain_like_buffer
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from users.models import User
@@ -42,6 +45,10 @@ def vip_threshold(settings):
     settings.VIP_FOLLOWER_THRESHOLD = 3
     settings.VIP_EXIT_FOLLOWER_THRESHOLD = 2
     return settings
+
+
+def is_write(sql: str) -> bool:
+    return sql.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}
 
 
 def make_vip(author: User) -> User:
@@ -224,7 +231,9 @@ def test_vip_status_has_hysteresis(vip_threshold, drain_outbox):
     assert FeedEntry.objects.filter(post=first).count() == len(fans)
 
 
-def test_inactive_owners_are_skipped_then_rebuilt_on_read(client_for, drain_outbox, settings):
+def test_inactive_owners_are_skipped_then_pulled_on_read_and_rebuilt_by_a_worker(
+    client_for, drain_outbox, settings, count_queries
+):
     bella = UserFactory()
     sleeper, awake = make_followers(bella, 2)
     User.objects.filter(pk=sleeper.pk).update(
@@ -237,7 +246,16 @@ def test_inactive_owners_are_skipped_then_rebuilt_on_read(client_for, drain_outb
         awake.pk
     ]
 
-    assert feed_ids(client_for(sleeper)) == [post_id]
+    reader = client_for(sleeper)
+    with CaptureQueriesContext(connection) as read:
+        assert feed_ids(reader) == [post_id]  # pulled from every followee
+    assert not [q for q in read.captured_queries if is_write(q["sql"])]
+    assert DormantFeed.objects.filter(owner=sleeper).exists()  # the GET wrote nothing
+
+    services.wake_feed(sleeper.pk)  # the task that read asked for
+    assert not DormantFeed.objects.filter(owner=sleeper).exists()
+    assert FeedEntry.objects.filter(owner=sleeper, post_id=post_id).exists()
+    assert feed_ids(reader) == [post_id]
 
 
 def test_trim_keeps_the_newest_entries(settings):
@@ -265,17 +283,28 @@ def test_feed_read_is_a_fixed_number_of_queries(vip_threshold, as_user, user, co
         as_user.post(f"/v1/users/{pal.id}/follow")
         for _ in range(4):
             services.push_post(PostFactory(author=pal))
-    as_user.get("/v1/feed")  # first read checks the feed is complete
+    first = as_user.get("/v1/feed", {"limit": 5})  # caches the head and the posts
+    as_user.get("/v1/feed", {"limit": 5})  # caches their authors' summaries
+    drain_like_buffer()  # builds the reader's liked set, as the beat job does
 
-    without_vips, _ = count_queries(lambda: as_user.get("/v1/feed", {"limit": 5}))
+    second_page = {"limit": 5, "cursor": first.json()["next_cursor"]}
+    as_user.get("/v1/feed", second_page)  # caches its posts ...
+    as_user.get("/v1/feed", second_page)  # ... and the summaries of authors new to it
+
+    cached, _ = count_queries(lambda: as_user.get("/v1/feed", {"limit": 5}))
+    next_page, _ = count_queries(lambda: as_user.get("/v1/feed", second_page))
     for _ in range(3):
         star = make_vip(UserFactory())
         PostFactory.create_batch(3, author=star)
         as_user.post(f"/v1/users/{star.id}/follow")
+    as_user.get("/v1/feed", {"limit": 20})
+    as_user.get("/v1/feed", {"limit": 20})
     with_vips, response = count_queries(lambda: as_user.get("/v1/feed", {"limit": 20}))
 
     assert len(response.json()["results"]) == 20
-    assert with_vips == without_vips <= 5
+    assert cached == 0  # token, head, posts, likes: all from Redis
+    assert next_page == 1  # the merged page query
+    assert with_vips == 1  # the same one query, however many VIPs are followed
 
 
 def test_failing_feed_path_serves_popular_posts_not_500(as_user, monkeypatch):

@@ -460,12 +460,14 @@ def test_the_beat_scheduled_worker_flushes_the_buffer(likes_worker, client_for):
 
 
 def test_threads_racing_to_first_use_share_one_buffer_client():
+    from puppies import redis as puppies_redis
+
     """A gthread web worker's first requests arrive together: they must share one client
     (a duplicate would be garbage-collected mid-request, closing sockets in use: 500s)."""
     import sys
     import threading
 
-    like_buffer._clients.clear()
+    puppies_redis._clients.clear()
     barrier = threading.Barrier(16)
     # Switch threads as often as possible, so an unguarded first use would interleave.
     previous = sys.getswitchinterval()

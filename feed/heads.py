@@ -1,0 +1,120 @@
+"""The cached first page of each active owner's home feed (Redis), kept by fan-out.
+
+`feed:head:<owner>` holds the newest FEED_HEAD_SIZE visible post ids of the owner's feed
+with their times, so a first page needs no SQL. It is cached only for an owner whose
+feed is all pushed entries (no VIP followed: VIP posts are merged at read time, and no
+dormant feed). Whatever changes an owner's entries drops the head after its commit:
+fan-out (`invalidate`, per chunk of followers), follow and unfollow, a rebuild, a VIP
+promotion. The next read rebuilds it from PostgreSQL under a lease: the reader marks the
+empty key with a token before its query and stores the head only if the token is still
+there, so a head read before a change can never be stored after that change dropped it.
+Posts hidden or deleted since are left out when the page is rendered.
+"""
+
+import contextlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+
+from posts import rendering
+from puppies import redis as puppies_redis
+from users.models import User
+
+_BATCH = 1000
+_LEASE_MS = 5_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HEAD, _LEASE = b"H", b"L"
+
+Entry = tuple[int, datetime]  # post id, created_at
+
+
+def _key(owner_id: int) -> str:
+    return f"feed:head:{owner_id}"
+
+
+# KEYS head; ARGV lease value, lease ms, page size, then render's viewer arguments.
+# -> {head, what render returned for its first page-size posts}; or false after taking the
+# lease (or {lease} when another reader holds it: the caller reads PostgreSQL and stores
+# nothing). One round trip serves a cached first page, posts and likes included.
+_FIRST_PAGE = puppies_redis.Script(
+    rendering.LUA_RENDER
+    + """
+local head = redis.call('GET', KEYS[1])
+if not head then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+  return false
+end
+if string.sub(head, 1, 1) ~= 'H' then return {head} end
+local ids, limit = {}, tonumber(ARGV[3])
+for id in string.gmatch(head, '[;,](%d+):') do
+  if #ids == limit then break end
+  ids[#ids + 1] = id
+end
+return {head, render(ARGV[4], ARGV[5], ids)}
+"""
+)
+
+# KEYS head; ARGV lease value, head, ttl s. Store the head if the lease is still ours.
+_STORE = puppies_redis.Script("""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+""")
+
+
+@dataclass
+class Head:
+    post_ids: list[int]
+    micros: list[bytes]  # created_at of each, in microseconds since the epoch
+    complete: bool  # these are the owner's whole feed
+
+    def key(self, index: int) -> tuple[datetime, int]:
+        """The feed key (created_at, post id) of entry `index`, for a cursor."""
+        return _EPOCH + timedelta(microseconds=int(self.micros[index])), self.post_ids[index]
+
+
+def first_page(viewer: User, limit: int) -> tuple[Head | None, list | None, bytes | None]:
+    """The viewer's cached head with its first `limit` posts read for posts.rendering; or,
+    on a miss, (None, None, a lease) that lets `store` cache what the caller then reads
+    from PostgreSQL (no lease when another reader is building it, or Redis is down)."""
+    lease = _LEASE + secrets.token_hex(8).encode()
+    args = [lease, _LEASE_MS, limit, *rendering.render_args(viewer)]
+    try:
+        found = _FIRST_PAGE([_key(viewer.pk)], args)
+    except puppies_redis.Unavailable:
+        return None, None, None
+    if found is None:
+        return None, None, lease
+    if len(found) == 1:
+        return None, None, None  # another reader is building it
+    raw, read = found
+    complete, _, body = raw[1:].partition(b";")
+    items = body.split(b",") if body else []
+    ids = [int(item[: item.index(b":")]) for item in items]
+    micros = [item[item.index(b":") + 1 :] for item in items]
+    return Head(ids, micros, complete == b"1"), read, None
+
+
+def store(owner_id: int, lease: bytes, entries: Sequence[Entry], *, complete: bool) -> None:
+    """Cache the owner's head read from PostgreSQL under `lease`."""
+    body = b",".join(
+        b"%d:%d" % (post_id, (at - _EPOCH) // timedelta(microseconds=1)) for post_id, at in entries
+    )
+    head = _HEAD + (b"1" if complete else b"0") + b";" + body
+    with contextlib.suppress(puppies_redis.Unavailable):
+        _STORE([_key(owner_id)], [lease, head, settings.FEED_HEAD_TTL_S])
+
+
+def invalidate(owner_ids: Sequence[int]) -> None:
+    """Drop the cached heads (and leases) of these owners: one UNLINK per thousand."""
+    if not owner_ids:
+        return
+    try:
+        redis = puppies_redis.client()
+        for start in range(0, len(owner_ids), _BATCH):
+            redis.unlink(*(_key(owner) for owner in owner_ids[start : start + _BATCH]))
+    except puppies_redis.Unavailable:
+        pass  # nothing cached can be read either while Redis is down; heads expire

@@ -1,0 +1,320 @@
+"""The one home of post rendering: post ids (or loaded posts) in, JSON bytes out.
+
+Every endpoint that answers posts renders them here. A page costs one Redis round trip
+(`_READ`, a Lua script) for what is cached, plus the database only for what is not:
+
+- `post:{<id>}` (hash: `v` version, `b` body): the post's JSON without `id`, `author`,
+  `like_count` and `liked_by_me`, behind a header `<version>|<author id>|<stored
+  like_count>|`; or a tombstone `<version>|<author id>|-` for a post others may not see.
+- `card:{<user id>}` (hash: `v`, `b`): the author summary embedded in posts, so that a
+  profile change is one version bump, not one per post.
+- The like buffer's keys (interactions.like_buffer): the pending like delta, and the
+  viewer's pending or in-flight intent; then the viewer's set of liked posts, which the
+  like drain builds and keeps (it alone writes the Like table, so it cannot race a
+  build). Without that set, the viewer's likes of the page are read from PostgreSQL.
+
+Writers bump the version after their transaction commits (`invalidate_posts`,
+`invalidate_author`); a body is stored only if the version it was read under is still
+current (`_FILL`), so a render that read the database before a change can never cache
+what the change replaced. The very next read after a change is therefore fresh.
+"""
+
+import contextlib
+from collections.abc import Iterable, Sequence
+
+import orjson
+from django.conf import settings
+from django.db import transaction
+
+from interactions.models import Like
+from posts.models import Post
+from puppies import redis as puppies_redis
+from users.models import User
+
+# Cold entries leave after a day; an entry is refilled from PostgreSQL on its next read.
+CACHE_TTL_S = 86_400
+_TOMBSTONE = b"-"
+
+
+def post_key(post_id: int) -> str:
+    # Hash-tagged like the like buffer's keys: one post's keys share a Redis Cluster slot.
+    return f"post:{{{post_id}}}"
+
+
+def _card_key(user_id: int) -> str:
+    return f"card:{{{user_id}}}"
+
+
+# A Lua function, so that a script serving a whole page (feed.heads) renders in the same
+# call. Keys are built from the ids as post_key and interactions.like_buffer name them:
+# one round trip per page, at the price of keys Redis Cluster could not route.
+# render(viewer id or "", "1" to use liked sets, ids) -> per post: version, body or false,
+# card version, card or false, like delta, mine (1 / 0 the viewer likes it / does not,
+# -1 unknown: ask PostgreSQL).
+LUA_RENDER = """
+local function render(viewer, use_sets, ids)
+  local liked = 'liked:{' .. viewer .. '}'
+  local sets = viewer ~= '' and use_sets == '1'
+  local has_set = sets and redis.call('EXISTS', liked) == 1
+  local set_unknown = has_set and redis.call('SISMEMBER', liked, 'x') == 1
+  if sets and not has_set then redis.call('SADD', '{likes}:wanted', viewer) end
+  local out = {}
+  for _, id in ipairs(ids) do
+    local got = redis.call('HMGET', 'post:{' .. id .. '}', 'v', 'b')
+    local version, body = got[1] or '0', got[2]
+    local card_version, card = false, false
+    if body then
+      local header_version, author = string.match(body, '^(%d+)|(%d+)|')
+      if header_version ~= version then
+        body = false
+      else
+        local card_got = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
+        card_version, card = card_got[1] or '0', card_got[2]
+        if card and string.match(card, '^(%d+)|') ~= card_version then card = false end
+      end
+    end
+    local tag = 'likes:{' .. id .. '}'
+    local mine = -1
+    if viewer ~= '' then
+      local intent = redis.call('HGET', tag .. ':pending', viewer)
+        or redis.call('HGET', tag .. ':inflight', viewer)
+      if intent then
+        mine = tonumber(string.sub(intent, 1, 1))
+      elseif has_set and not set_unknown then
+        mine = redis.call('SISMEMBER', liked, id)
+      end
+    end
+    out[#out + 1] = version
+    out[#out + 1] = body
+    out[#out + 1] = card_version
+    out[#out + 1] = card
+    out[#out + 1] = tonumber(redis.call('GET', tag .. ':delta') or '0')
+    out[#out + 1] = mine
+  end
+  return out
+end
+"""
+
+# ARGV: viewer id or "", "1" to use liked sets, post ids.
+_READ = puppies_redis.Script(LUA_RENDER + "return render(ARGV[1], ARGV[2], {unpack(ARGV, 3)})")
+
+
+def render_args(viewer: User) -> list:
+    """The viewer's arguments of `render` in a script: id (or "") and whether liked sets
+    are in use (the like drain builds them only while likes are buffered)."""
+    viewer_id = viewer.pk if viewer.is_authenticated else ""
+    return [viewer_id, "1" if settings.LIKE_BUFFER_ENABLED else "0"]
+
+
+# KEYS: the entry. ARGV: the version the content was read under, the body, ttl.
+_FILL = puppies_redis.Script("""
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'b', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+""")
+
+# KEYS: entries. Bump each version (creating the entry: a render reading the database
+# right now must find its version stale when it tries to fill).
+_BUMP = puppies_redis.Script("""
+for _, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, 'v', 1)
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return #KEYS
+""")
+
+
+# --- invalidation (call after commit: transaction.on_commit) --------------------------
+
+
+def post_changed(post: Post) -> None:
+    """What readers see of `post` changed: its renderings go stale once this commits."""
+    transaction.on_commit(lambda: invalidate_posts([post.pk]))
+
+
+def author_changed(user_id: int) -> None:
+    """The user's public summary changed: stale in every post once this commits."""
+    transaction.on_commit(lambda: invalidate_author(user_id))
+
+
+def invalidate_posts(post_ids: Iterable[int]) -> None:
+    """These posts changed (content, visibility, media, comment or like counts)."""
+    _bump([post_key(post_id) for post_id in post_ids])
+
+
+def invalidate_author(user_id: int) -> None:
+    """This user's public summary (username, display name, avatar) changed."""
+    _bump([_card_key(user_id)])
+
+
+def _bump(keys: list[str]) -> None:
+    if not keys:
+        return
+    # Redis down: nothing can be read from the cache either; entries expire within a day.
+    with contextlib.suppress(puppies_redis.Unavailable):
+        _BUMP(keys, [CACHE_TTL_S])
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+class _Entry:
+    __slots__ = ("author_id", "body", "card", "card_version", "delta", "mine", "version")
+
+
+def render_posts(
+    viewer: User, posts: Sequence[Post | int], *, only_visible: bool = True, read=None
+) -> list[bytes]:
+    """JSON objects of `posts` (ids or loaded posts), as `viewer` sees them, in order.
+
+    Posts that are gone or that others may not see are left out; with
+    `only_visible=False` the author still sees their own hidden or pending post.
+    `read` is what a page script's `render` call already returned for these posts.
+    """
+    if not posts:
+        return []
+    ids = [p if isinstance(p, int) else p.pk for p in posts]
+    viewer_id = viewer.pk if viewer.is_authenticated else None
+    if read is None:
+        try:
+            read = _READ([], [*render_args(viewer), *ids])
+        except puppies_redis.Unavailable:
+            read = None
+    entries = _entries(ids, read)
+    loaded = {p.pk: p for p in posts if not isinstance(p, int)}
+    _fill_misses(ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id)
+    _look_up_likes(viewer_id, entries)
+    out = []
+    for post_id in ids:
+        entry = entries.get(post_id)
+        if entry is None or entry.body is None:
+            continue
+        like_count = max(int(entry.body[1]) + entry.delta, 0)
+        out.append(
+            b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
+            % (post_id, entry.card, entry.body[2], like_count, b"true" if entry.mine else b"false")
+        )
+    return out
+
+
+def render_post(viewer: User, post: Post | int) -> bytes | None:
+    """One post as the viewer may see it (an author sees their own hidden or pending post)."""
+    rendered = render_posts(viewer, [post], only_visible=False)
+    return rendered[0] if rendered else None
+
+
+def as_list(rendered: list[bytes]) -> bytes:
+    return b"[" + b",".join(rendered) + b"]"
+
+
+def _entries(ids: list[int], flat: list | None) -> dict[int, _Entry]:
+    """What `render` returned, per post (flat None: Redis was unreachable)."""
+    entries: dict[int, _Entry] = {}
+    for i, post_id in enumerate(ids):
+        entry = entries[post_id] = _Entry()
+        entry.author_id = None
+        if flat is None:  # Redis down: everything from PostgreSQL, nothing cached
+            entry.version = entry.card_version = None
+            entry.body = entry.card = None
+            entry.delta, entry.mine = 0, -1
+            continue
+        version, body, card_version, card, entry.delta, entry.mine = flat[6 * i : 6 * i + 6]
+        entry.version, entry.card_version = version, card_version or None
+        entry.body = _split_body(body) if body else None
+        entry.card = card.split(b"|", 1)[1] if card else None
+        if entry.body is not None and entry.body[2] == _TOMBSTONE:
+            entry.author_id, entry.body = int(entry.body[0]), None
+            entry.version = b"tombstone"
+    return entries
+
+
+def _split_body(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """b"<version>|<author>|<likes>|<json>" -> (author, likes, json); a tombstone has no
+    likes: (author, b"", b"-")."""
+    _, author, rest = raw.split(b"|", 2)
+    if rest == _TOMBSTONE:
+        return author, b"", _TOMBSTONE
+    likes, fragment = rest.split(b"|", 1)
+    return author, likes, fragment
+
+
+def _fill_misses(
+    ids: list[int],
+    entries: dict[int, _Entry],
+    loaded: dict[int, Post],
+    *,
+    only_visible: bool,
+    viewer_id: int | None,
+) -> None:
+    """Render from PostgreSQL what the cache lacked, and cache it."""
+    from posts.serializers import AuthorSerializer, PostSerializer
+
+    def needed(entry: _Entry) -> bool:
+        if entry.body is not None:
+            return entry.card is None
+        # A tombstone answers "not visible" unless its author is the one asking.
+        return entry.version != b"tombstone" or (not only_visible and entry.author_id == viewer_id)
+
+    missing = [post_id for post_id in ids if needed(entries[post_id])]
+    if not missing:
+        return
+    fetch = [post_id for post_id in missing if post_id not in loaded]
+    if fetch:
+        loaded.update(
+            Post.objects.select_related("author")
+            .filter(pk__in=fetch, deleted_at__isnull=True)
+            .in_bulk()
+        )
+    fills: list[tuple[str, object, bytes]] = []
+    for post_id in missing:
+        entry, post = entries[post_id], loaded.get(post_id)
+        if post is None or post.deleted_at is not None:
+            entry.body = None
+            continue
+        data = PostSerializer(post).data
+        for field in ("id", "author", "like_count", "liked_by_me"):
+            data.pop(field)
+        fragment = orjson.dumps(data)[1:-1]
+        card = orjson.dumps(AuthorSerializer(post.author).data)
+        if post.is_visible:
+            body = b"%d|%d|" % (post.author_id, post.like_count)
+            fills.append((post_key(post_id), entry.version, body + fragment))
+        else:
+            fills.append((post_key(post_id), entry.version, b"%d|-" % post.author_id))
+        # A card's version is known once its post is cached (the author id is in the
+        # post's entry): so a post's first render caches the post, a later one the card.
+        fills.append((_card_key(post.author_id), entry.card_version, card))
+        if post.is_visible or (not only_visible and post.author_id == viewer_id):
+            entry.body = (str(post.author_id).encode(), b"%d" % post.like_count, fragment)
+            entry.card = card
+        else:
+            entry.body = None
+    _fill(fills)
+
+
+def _fill(fills: list[tuple[str, object, bytes]]) -> None:
+    try:
+        pipe = puppies_redis.client().pipeline(transaction=False)
+        for key, version, payload in fills:
+            if version is None or version == b"tombstone":
+                continue  # read without Redis, or over a tombstone whose version we lack
+            _FILL.on(pipe, [key], [version, b"%s|%s" % (version, payload), CACHE_TTL_S])
+        pipe.execute()
+    except puppies_redis.Unavailable:
+        pass
+
+
+def _look_up_likes(viewer_id: int | None, entries: dict[int, _Entry]) -> None:
+    unknown = [pid for pid, e in entries.items() if e.body is not None and e.mine == -1]
+    if viewer_id is None or not unknown:
+        for entry in entries.values():
+            entry.mine = entry.mine == 1
+        return
+    liked = set(
+        Like.objects.filter(user_id=viewer_id, post_id__in=unknown).values_list(
+            "post_id", flat=True
+        )
+    )
+    for post_id, entry in entries.items():
+        entry.mine = post_id in liked if entry.mine == -1 else entry.mine == 1

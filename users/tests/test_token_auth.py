@@ -1,0 +1,156 @@
+"""Access tokens are checked without reading PostgreSQL, yet every revocation takes effect
+on the very next request: suspension, logout, password change, a deleted account; and
+while Redis is down (or after it lost its data) PostgreSQL decides instead."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from users import revocations, services
+from users.models import User
+from users.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def member(db):
+    user = UserFactory()
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def log_in(username: str, password: str = PASSWORD) -> dict:
+    response = APIClient().post(
+        "/v1/auth/token", {"username": username, "password": password}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def client_with(access: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def test_an_authenticated_read_does_not_query_the_user(member):
+    client = client_with(log_in(member.username)["access"])
+    client.get("/v1/feed")  # first request: the revocation mirror is loaded once
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/v1/feed").status_code == 200
+
+    assert not [q for q in queries.captured_queries if "users_user" in q["sql"]]
+
+
+def test_logout_kills_the_access_token_at_once_and_a_new_login_works(member):
+    tokens = log_in(member.username)
+    client = client_with(tokens["access"])
+    assert client.get("/v1/users/me").status_code == 200
+
+    assert (
+        client.post("/v1/auth/logout", {"refresh": tokens["refresh"]}, format="json").status_code
+        == 204
+    )
+
+    assert client.get("/v1/users/me").status_code == 401
+    assert client.get("/v1/feed").status_code == 401
+    fresh = client_with(log_in(member.username)["access"])  # within the same second
+    assert fresh.get("/v1/users/me").status_code == 200
+
+
+def test_password_change_kills_older_access_tokens(member):
+    old = client_with(log_in(member.username)["access"])
+    other_device = client_with(log_in(member.username)["access"])
+
+    response = old.post(
+        "/v1/auth/password",
+        {"old_password": PASSWORD, "new_password": "an entirely new passphrase"},
+        format="json",
+    )
+
+    assert response.status_code == 204
+    assert other_device.get("/v1/feed").status_code == 401
+    assert old.get("/v1/users/me").status_code == 401
+    fresh = client_with(log_in(member.username, "an entirely new passphrase")["access"])
+    assert fresh.get("/v1/feed").status_code == 200
+
+
+def test_suspension_and_unsuspension_take_effect_on_the_next_request(member):
+    moderator = UserFactory(role=User.Role.MODERATOR)
+    client = client_with(log_in(member.username)["access"])
+    assert client.get("/v1/feed").status_code == 200
+
+    services.suspend_user(member, actor=moderator, reason="spam wave")
+    assert client.get("/v1/feed").status_code == 401
+
+    services.unsuspend_user(member, actor=moderator, reason="appeal")
+    assert client.get("/v1/feed").status_code == 200
+
+
+def test_a_deleted_account_token_stops_working(member):
+    client = client_with(log_in(member.username)["access"])
+    member.delete()
+
+    assert client.get("/v1/feed").status_code == 401
+
+
+def test_redis_losing_the_mirror_does_not_unsuspend_anyone(member):
+    moderator = UserFactory(role=User.Role.MODERATOR)
+    client = client_with(log_in(member.username)["access"])
+    services.suspend_user(member, actor=moderator, reason="spam wave")
+
+    get_redis_connection("default").flushdb()  # a Redis restart without persistence
+
+    assert client.get("/v1/feed").status_code == 401
+
+
+def test_with_redis_down_postgresql_decides(member, settings):
+    moderator = UserFactory(role=User.Role.MODERATOR)
+    tokens = log_in(member.username)
+    client = client_with(tokens["access"])
+    settings.REDIS_URL = DEAD_REDIS
+
+    assert client.get("/v1/feed").status_code == 200
+    services.suspend_user(member, actor=moderator, reason="spam wave")
+    assert client.get("/v1/feed").status_code == 401
+
+    services.unsuspend_user(member, actor=moderator, reason="appeal")
+    assert client.get("/v1/feed").status_code == 200
+    User.objects.filter(pk=member.pk).update(tokens_valid_after=timezone.now())
+    assert client.get("/v1/feed").status_code == 401
+
+
+def test_a_change_whose_mirroring_failed_is_enforced_by_the_reload(member, settings):
+    client = client_with(log_in(member.username)["access"])
+    client.get("/v1/feed")
+    User.objects.filter(pk=member.pk).update(is_active=False)  # as if Redis missed it
+    assert client.get("/v1/feed").status_code == 200
+
+    revocations.reload()  # the beat job
+
+    assert client.get("/v1/feed").status_code == 401
+
+
+def test_activity_is_stamped_in_redis_and_written_in_batches(member):
+    User.objects.filter(pk=member.pk).update(last_active_at=None)
+    client = client_with(log_in(member.username)["access"])
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/v1/feed")
+    member.refresh_from_db()
+
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert member.last_active_at is None
+    assert revocations.flush_activity() == 1
+    member.refresh_from_db()
+    assert member.last_active_at is not None
+    assert abs((timezone.now() - member.last_active_at).total_seconds()) < 60
