@@ -31,10 +31,11 @@ Lua script (in a temp dir) sets the bearer token, method and JSON body and rotat
 through the users and posts per request; its `done()` prints the figures as one JSON
 line. wrk is installed with apt-get when missing and this runs as root.
 
-A Celery worker with beat runs beside them, as under `make run`: it fans created posts
-out, drains the like buffer every LIKE_FLUSH_INTERVAL_S (building each reader's liked
-set on the way) and flushes activity stamps, taking its share of the two cores. Its work
-happens after the responses, so only its CPU shows in the figures.
+Before the loads, every user reads once and a Celery worker with beat (as `make run`
+runs it) drains the like buffer, which builds each reader's set of liked posts: the
+steady state of a running site. The worker is then stopped: in production workers run
+in their own processes or pods, and here they would take the web's two cores (fan-out
+is measured by bench/feed.py). Created posts queue their fan-out in the bench Redis.
 
 Dataset, rebuilt on each run in its own database (BENCH_DATABASE_URL, default database
 `puppies_bench_http` on the DATABASE_URL server: created if missing, migrated, emptied)
@@ -105,6 +106,7 @@ CONTENT = (
 RESULT_MARK = "BENCH-RESULT "
 LOG_DIR = ROOT / ".local" / "bench-http"  # the gunicorns' output (a 4xx logs a line each)
 QUIET_S = 1.0
+LIKE_FLUSH_INTERVAL_S = 2  # the project's default
 ONE_CLIENT_S = 5
 WRK_TIMEOUT = "10s"  # a slow answer is a slow answer, not a wrk timeout error
 NAMES = [
@@ -433,6 +435,24 @@ class Server(Process):
         )
 
 
+def settle(app_port: int, data: "Dataset", tokens: list[str]) -> None:
+    """Bring the project to the steady state of a running site, then stop the worker.
+
+    Every user reads once (which renders and caches posts and asks for their liked set);
+    a Celery worker with beat, as `make run` runs it, then drains the like buffer, which
+    builds those sets. It is stopped before the loads: in production workers run in their
+    own processes or pods, and on these two cores it would take the web's CPU (fan-out is
+    measured by bench/feed.py)."""
+    worker = Worker()
+    try:
+        for token in tokens:
+            for path in ("/v1/feed", f"/v1/posts/{data.posts[0].pk}"):
+                call(app_port, "GET", path, token)
+        time.sleep(2 * LIKE_FLUSH_INTERVAL_S + 1)
+    finally:
+        worker.stop()
+
+
 # --- dataset -----------------------------------------------------------------------
 
 
@@ -729,11 +749,11 @@ def main(args: argparse.Namespace) -> int:
             if wanted - {"ceiling"}:
                 servers.append(Server("puppies.wsgi", args.workers, "/healthz"))
                 app_port = servers[-1].port
-                servers.append(Worker())
+                settle(app_port, data, tokens)
             print(
                 f"gunicorn: {args.workers} sync workers each "
                 + ", ".join(f"{s.app} on :{s.port}" for s in servers if isinstance(s, Server))
-                + "; a Celery worker with beat",
+                + " (after the steady state was reached with a Celery worker and beat)",
                 flush=True,
             )
             todo = [e for e in endpoints(data, ceiling_port, app_port) if e.name in wanted]

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from posts import rendering
 from puppies import redis as puppies_redis
+from users import revocations
 from users.models import User
 
 _BATCH = 1000
@@ -35,13 +36,20 @@ def _key(owner_id: int) -> str:
     return f"feed:head:{owner_id}"
 
 
-# KEYS head; ARGV lease value, lease ms, page size, then render's viewer arguments.
+# KEYS head; ARGV the request's pending token check (users.revocations), lease value,
+# lease ms, page size, then render's viewer arguments.
 # -> {head, what render returned for its first page-size posts}; or false after taking the
 # lease (or {lease} when another reader holds it: the caller reads PostgreSQL and stores
-# nothing). One round trip serves a cached first page, posts and likes included.
+# nothing); or {"!auth", verdict}. One round trip serves a cached first page: the token
+# check, the ids, the posts and the viewer's likes.
 _FIRST_PAGE = puppies_redis.Script(
-    rendering.LUA_RENDER
+    revocations.LUA_CHECK
+    + rendering.LUA_RENDER
     + """
+local verdict = token_revoked(ARGV[1], ARGV[2])
+if verdict then return {'!auth', verdict} end
+table.remove(ARGV, 1)
+table.remove(ARGV, 1)
 local head = redis.call('GET', KEYS[1])
 if not head then
   redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
@@ -81,11 +89,16 @@ def first_page(viewer: User, limit: int) -> tuple[Head | None, list | None, byte
     on a miss, (None, None, a lease) that lets `store` cache what the caller then reads
     from PostgreSQL (no lease when another reader is building it, or Redis is down)."""
     lease = _LEASE + secrets.token_hex(8).encode()
-    args = [lease, _LEASE_MS, limit, *rendering.render_args(viewer)]
+    check = revocations.pending_args(viewer)
+    args = [*check, lease, _LEASE_MS, limit, *rendering.render_args(viewer)]
     try:
         found = _FIRST_PAGE([_key(viewer.pk)], args)
     except puppies_redis.Unavailable:
         return None, None, None
+    if found and found[0] == b"!auth":
+        revocations.settle(viewer, found[1])  # raises if the token was revoked
+        return first_page(viewer, limit)
+    revocations.settle(viewer, None)
     if found is None:
         return None, None, lease
     if len(found) == 1:

@@ -13,9 +13,12 @@ USER = User._meta.db_table
 
 VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"
 
-# What plans a push: the follower count (a primary-key read; the counter may lag the
-# follow table a little, which only makes the chunks a little uneven).
-AUTHOR_FOLLOWERS = f"SELECT follower_count FROM {USER} WHERE id = %(author)s"  # noqa: S608
+# What plans a push, in one round trip: the author's follower count (the counter may
+# lag the follow table a little: that only makes chunks a little uneven) and VIP mark.
+PUSH_AUTHOR = f"""
+SELECT u.follower_count, EXISTS (SELECT 1 FROM {VIP} v WHERE v.user_id = u.id)
+FROM {USER} u WHERE u.id = %(author)s
+"""  # noqa: S608
 
 # Where each chunk after the first starts: every %(size)s-th follower by follower_id,
 # all in one snapshot (chunks computed apart could skip a follower between them). Each

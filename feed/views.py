@@ -5,7 +5,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from feed.metrics import FEED_DEGRADED
 from posts import rendering
 from posts.serializers import PostSerializer
 from puppies.pagination import decode_cursor, encode_cursor, read_limit, rendered_page
+from users import revocations
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class FeedView(GenericAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = PostSerializer
+    token_check_in_redis_call = ("GET",)  # users.revocations: the page's script checks it
 
     @extend_schema(
         tags=["feed"],
@@ -58,9 +60,12 @@ class FeedView(GenericAPIView):
         if time.monotonic() >= _breaker_open_until:
             try:
                 return self._feed_page(request, limit, after)
+            except APIException:
+                raise  # a revoked token is the caller's failure, not the feed's
             except Exception:
                 logger.exception("feed path failed; serving popular posts")
                 _open_breaker()
+        revocations.ensure_checked(request.user)
         FEED_DEGRADED.inc()
         response = Response({"results": selectors.popular_posts()[:limit], "next_cursor": None})
         response[DEGRADED_HEADER] = "popular-posts"
@@ -71,6 +76,7 @@ class FeedView(GenericAPIView):
         if page.dormant:
             tasks.wake_feed_once(request.user.pk)
         posts = rendering.render_posts(request.user, page.post_ids, read=page.read)
+        revocations.ensure_checked(request.user)  # if no script carried the check
         return rendered_page(posts, encode_cursor(page.next_key) if page.next_key else None)
 
 

@@ -37,6 +37,7 @@ from django.conf import settings
 from redis.exceptions import NoScriptError
 
 from puppies import redis as puppies_redis
+from users import revocations
 
 DIRTY = "{likes}:dirty"
 DRAINING = "{likes}:draining"
@@ -74,8 +75,27 @@ class _Lua:
 # KEYS pending, inflight, delta, epoch; ARGV user, wanted, db_state ("" = not looked up),
 # epoch seen before the lookup, now in ms.
 # -> {0, epoch}: look PostgreSQL up and call again; {1, delta}: already so; {2, delta}: changed.
-_INTENT = _Lua("""
+# With two more KEYS, the post's cached rendering and the user's liked set (posts.rendering),
+# and ARGV the post id and the request's pending token check (users.revocations),
+# PostgreSQL is not needed when they answer: the rendering says the post is visible and
+# its stored like_count, the set what the Like table holds (the drain keeps it before it
+# forgets a batch). -> {-1, verdict}: token revoked (nothing recorded); {3}: not cached;
+# {0}: no set; else with the stored count.
+_INTENT = _Lua(
+    revocations.LUA_CHECK
+    + """
 local user, wanted = ARGV[1], tonumber(ARGV[2])
+local cached = #KEYS == 6
+local stored = false
+if cached then
+  local verdict = token_revoked(ARGV[7], ARGV[8])
+  if verdict then return {-1, verdict} end
+  local got = redis.call('HMGET', KEYS[5], 'v', 'b')
+  if not got[2] then return {3} end
+  local version, likes = string.match(got[2], '^(%d+)|%d+|(%d+)|')
+  if version ~= (got[1] or '0') then return {3} end
+  stored = tonumber(likes)
+end
 local state, base
 local intent = redis.call('HGET', KEYS[1], user)
 if intent then
@@ -84,6 +104,11 @@ else
   local flying = redis.call('HGET', KEYS[2], user)
   if flying then
     state = tonumber(string.sub(flying, 1, 1))
+  elseif cached then
+    if redis.call('EXISTS', KEYS[6]) == 0 or redis.call('SISMEMBER', KEYS[6], 'x') == 1 then
+      return {0}
+    end
+    state = redis.call('SISMEMBER', KEYS[6], ARGV[6])
   else
     local epoch = redis.call('GET', KEYS[4]) or '0'
     if ARGV[3] == '' or epoch ~= ARGV[4] then
@@ -94,15 +119,16 @@ else
   base = state
 end
 if state == wanted then
-  return {1, tonumber(redis.call('GET', KEYS[3]) or '0')}
+  return {1, tonumber(redis.call('GET', KEYS[3]) or '0'), stored}
 end
 if wanted == base then
   redis.call('HDEL', KEYS[1], user)
 else
   redis.call('HSET', KEYS[1], user, wanted .. base .. ARGV[5])
 end
-return {2, redis.call('INCRBY', KEYS[3], wanted - state)}
-""")
+return {2, redis.call('INCRBY', KEYS[3], wanted - state), stored}
+"""
+)
 
 # KEYS lock; ARGV token, ttl ms. Extends the lock if we still hold it.
 _KEEP_LOCK = _Lua("""
@@ -219,17 +245,38 @@ def record_intent(
     Pending and in-flight intents decide; otherwise `in_database`, looked up after `peek`
     returned `seen_epoch`. None: a batch landed since then, so look it up again.
     """
-    post_keys = keys(post_id)
     db_state = "" if in_database is None else str(int(in_database))
-    args = (user_id, int(liked), db_state, seen_epoch, int(time.time() * 1000))
+    outcome = _record(keys(post_id), post_id, (user_id, int(liked), db_state, seen_epoch))
+    return (outcome[0] == 2, int(outcome[1])) if outcome[0] else None
+
+
+def record_intent_cached(post_id: int, user, *, liked: bool) -> tuple[bool, int, int] | None:
+    """The same without PostgreSQL, when Redis knows enough: the post's cached rendering
+    and the user's liked set -> (state changed, pending delta, stored like_count), or None:
+    look the post (and maybe the like row) up in PostgreSQL and use `record_intent`.
+    The request's pending token check rides along (AuthenticationFailed if revoked)."""
+    from posts.rendering import post_key  # posts.rendering reads this module's keys
+
+    post_keys = (*keys(post_id), post_key(post_id), liked_key(user.pk))
+    check = revocations.pending_args(user)
+    outcome = _record(post_keys, post_id, (user.pk, int(liked), "", "", post_id, *check))
+    if outcome[0] == -1:
+        revocations.settle(user, outcome[1])  # raises if the token was revoked
+        return record_intent_cached(post_id, user, liked=liked)
+    revocations.settle(user, None)
+    return (outcome[0] == 2, int(outcome[1]), int(outcome[2])) if outcome[0] in (1, 2) else None
+
+
+def _record(post_keys: tuple, post_id: int, args: tuple) -> list:
+    now_ms = int(time.time() * 1000)
+    args = (*args[:4], now_ms, *args[4:])
 
     def build(pipe):
         pipe.evalsha(_INTENT.sha, len(post_keys), *post_keys, *args)
         # After the intent, so a drain that claimed the post before it still sees it dirty.
         pipe.sadd(DIRTY, post_id)
 
-    outcome, value = _pipelined(build)[0]
-    return (outcome == 2, int(value)) if outcome else None
+    return _pipelined(build)[0]
 
 
 def depth() -> int:

@@ -20,6 +20,7 @@ from interactions.models import Comment, Like, Notification, Report
 from posts.models import Post
 from posts.rendering import post_changed
 from puppies.errors import ServiceUnavailable
+from users import revocations
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def notify_mentions(
     Notification.objects.bulk_create(
         Notification(
             recipient_id=recipient_id,
-            actor=actor,
+            actor_id=actor.pk,
             type=Notification.Type.MENTION,
             post=post,
             comment=comment,
@@ -271,12 +272,19 @@ def _set_like(user: User, post_id: int, *, liked: bool) -> LikeState:
         except like_buffer.Unavailable:
             logger.warning("like buffer unreachable: writing the like to PostgreSQL")
             like_metrics.LIKES_WRITTEN_DIRECTLY.inc()
+    revocations.ensure_checked(user)
     return _set_like_directly(user, _likeable_post(user, post_id), liked=liked)
 
 
 def _set_like_buffered(user: User, post_id: int, *, liked: bool) -> LikeState:
-    # Two Redis round trips and one query (the post, plus its like row only when the buffer
-    # holds nothing for this user); the Like table is written by the drain alone.
+    # One Redis round trip when the post's rendering and the user's liked set are cached;
+    # else two and one query (the post, plus its like row only when the buffer holds
+    # nothing for this user). The Like table is written by the drain alone.
+    cached = like_buffer.record_intent_cached(post_id, user, liked=liked)
+    if cached is not None:
+        changed, delta, stored = cached
+        return LikeState(post_id, liked, max(stored + delta, 0), created=changed and liked)
+    revocations.ensure_checked(user)  # before anything is recorded the slower way
     for _ in range(5):
         seen_epoch, buffer_decides = like_buffer.peek(post_id, user.pk)
         post = _likeable_post(user, post_id, with_like_row=not buffer_decides)

@@ -148,6 +148,8 @@ class PostLikeView(GenericAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = LikeSerializer
+    # users.revocations: the like's script checks the token, or the service does first.
+    token_check_in_redis_call = ("POST", "DELETE")
 
     @extend_schema(
         request=None,

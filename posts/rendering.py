@@ -29,6 +29,7 @@ from django.db import transaction
 from interactions.models import Like
 from posts.models import Post
 from puppies import redis as puppies_redis
+from users import revocations
 from users.models import User
 
 # Cold entries leave after a day; an entry is refilled from PostgreSQL on its next read.
@@ -48,9 +49,9 @@ def _card_key(user_id: int) -> str:
 # A Lua function, so that a script serving a whole page (feed.heads) renders in the same
 # call. Keys are built from the ids as post_key and interactions.like_buffer name them:
 # one round trip per page, at the price of keys Redis Cluster could not route.
-# render(viewer id or "", "1" to use liked sets, ids) -> per post: version, body or false,
-# card version, card or false, like delta, mine (1 / 0 the viewer likes it / does not,
-# -1 unknown: ask PostgreSQL).
+# render(viewer id or "", "1" to use liked sets, ids or "id:author id") -> per post:
+# version, body or false, card version, card or false, like delta, mine (1 / 0 the viewer
+# likes it / does not, -1 unknown: ask PostgreSQL).
 LUA_RENDER = """
 local function render(viewer, use_sets, ids)
   local liked = 'liked:{' .. viewer .. '}'
@@ -59,19 +60,20 @@ local function render(viewer, use_sets, ids)
   local set_unknown = has_set and redis.call('SISMEMBER', liked, 'x') == 1
   if sets and not has_set then redis.call('SADD', '{likes}:wanted', viewer) end
   local out = {}
-  for _, id in ipairs(ids) do
+  for _, arg in ipairs(ids) do
+    -- "<post id>", or "<post id>:<author id>" when the caller knows the author already
+    local id, author = string.match(arg, '^(%d+):?(%d*)$')
     local got = redis.call('HMGET', 'post:{' .. id .. '}', 'v', 'b')
     local version, body = got[1] or '0', got[2]
     local card_version, card = false, false
     if body then
-      local header_version, author = string.match(body, '^(%d+)|(%d+)|')
-      if header_version ~= version then
-        body = false
-      else
-        local card_got = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
-        card_version, card = card_got[1] or '0', card_got[2]
-        if card and string.match(card, '^(%d+)|') ~= card_version then card = false end
-      end
+      local header_version, header_author = string.match(body, '^(%d+)|(%d+)|')
+      if header_version ~= version then body = false else author = header_author end
+    end
+    if author ~= '' then
+      local card_got = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
+      card_version, card = card_got[1] or '0', card_got[2]
+      if card and string.match(card, '^(%d+)|') ~= card_version then card = false end
     end
     local tag = 'likes:{' .. id .. '}'
     local mine = -1
@@ -95,8 +97,17 @@ local function render(viewer, use_sets, ids)
 end
 """
 
-# ARGV: viewer id or "", "1" to use liked sets, post ids.
-_READ = puppies_redis.Script(LUA_RENDER + "return render(ARGV[1], ARGV[2], {unpack(ARGV, 3)})")
+# ARGV: the request's pending token check (users.revocations), viewer id or "", "1" to use
+# liked sets, post ids. -> render's answer, or {"!auth", verdict}.
+_READ = puppies_redis.Script(
+    revocations.LUA_CHECK
+    + LUA_RENDER
+    + """
+local verdict = token_revoked(ARGV[1], ARGV[2])
+if verdict then return {'!auth', verdict} end
+return render(ARGV[3], ARGV[4], {unpack(ARGV, 5)})
+"""
+)
 
 
 def render_args(viewer: User) -> list:
@@ -177,10 +188,17 @@ def render_posts(
     ids = [p if isinstance(p, int) else p.pk for p in posts]
     viewer_id = viewer.pk if viewer.is_authenticated else None
     if read is None:
+        # Known authors go along, so a post's first render finds their card too.
+        args = [p if isinstance(p, int) else f"{p.pk}:{p.author_id}" for p in posts]
         try:
-            read = _READ([], [*render_args(viewer), *ids])
+            read = _READ([], [*revocations.pending_args(viewer), *render_args(viewer), *args])
         except puppies_redis.Unavailable:
             read = None
+        if read and read[0] == b"!auth":
+            revocations.settle(viewer, read[1])  # raises if the token was revoked
+            return render_posts(viewer, posts, only_visible=only_visible)
+        if read is not None:
+            revocations.settle(viewer, None)
     entries = _entries(ids, read)
     loaded = {p.pk: p for p in posts if not isinstance(p, int)}
     _fill_misses(ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id)
@@ -247,49 +265,55 @@ def _fill_misses(
     only_visible: bool,
     viewer_id: int | None,
 ) -> None:
-    """Render from PostgreSQL what the cache lacked, and cache it."""
-    from posts.serializers import AuthorSerializer, PostSerializer
+    """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards."""
+    from posts.serializers import AuthorSerializer, PostBodySerializer
 
-    def needed(entry: _Entry) -> bool:
-        if entry.body is not None:
-            return entry.card is None
+    def body_needed(entry: _Entry) -> bool:
         # A tombstone answers "not visible" unless its author is the one asking.
-        return entry.version != b"tombstone" or (not only_visible and entry.author_id == viewer_id)
+        return entry.body is None and (
+            entry.version != b"tombstone" or (not only_visible and entry.author_id == viewer_id)
+        )
 
-    missing = [post_id for post_id in ids if needed(entries[post_id])]
-    if not missing:
-        return
-    fetch = [post_id for post_id in missing if post_id not in loaded]
+    fills: list[tuple[str, object, bytes]] = []
+    need_body = [post_id for post_id in ids if body_needed(entries[post_id])]
+    fetch = [post_id for post_id in need_body if post_id not in loaded]
     if fetch:
         loaded.update(
             Post.objects.select_related("author")
             .filter(pk__in=fetch, deleted_at__isnull=True)
             .in_bulk()
         )
-    fills: list[tuple[str, object, bytes]] = []
-    for post_id in missing:
-        entry, post = entries[post_id], loaded.get(post_id)
-        if post is None or post.deleted_at is not None:
-            entry.body = None
-            continue
-        data = PostSerializer(post).data
-        for field in ("id", "author", "like_count", "liked_by_me"):
-            data.pop(field)
-        fragment = orjson.dumps(data)[1:-1]
-        card = orjson.dumps(AuthorSerializer(post.author).data)
+    posts = [loaded[p] for p in need_body if p in loaded and loaded[p].deleted_at is None]
+    # One serializer for the lot (DRF builds a serializer's fields once per instance), and
+    # none on a page served whole from the cache: building one costs more than the page.
+    bodies = PostBodySerializer(posts, many=True).data if posts else []
+    for post, data in zip(posts, bodies, strict=True):
+        entry, fragment = entries[post.pk], orjson.dumps(data)[1:-1]
         if post.is_visible:
-            body = b"%d|%d|" % (post.author_id, post.like_count)
-            fills.append((post_key(post_id), entry.version, body + fragment))
+            header = b"%d|%d|" % (post.author_id, post.like_count)
+            fills.append((post_key(post.pk), entry.version, header + fragment))
         else:
-            fills.append((post_key(post_id), entry.version, b"%d|-" % post.author_id))
-        # A card's version is known once its post is cached (the author id is in the
-        # post's entry): so a post's first render caches the post, a later one the card.
-        fills.append((_card_key(post.author_id), entry.card_version, card))
+            fills.append((post_key(post.pk), entry.version, b"%d|-" % post.author_id))
         if post.is_visible or (not only_visible and post.author_id == viewer_id):
             entry.body = (str(post.author_id).encode(), b"%d" % post.like_count, fragment)
-            entry.card = card
-        else:
-            entry.body = None
+            entry.author_id = post.author_id
+
+    need_card = [e for e in entries.values() if e.body is not None and e.card is None]
+    if need_card:
+        author_ids = {int(e.body[0]) for e in need_card}
+        authors = {p.author_id: p.author for p in loaded.values() if p.author_id in author_ids}
+        authors.update(User.objects.in_bulk(author_ids - authors.keys()))
+        cards = {
+            author.pk: orjson.dumps(data)
+            for author, data in zip(
+                authors.values(), AuthorSerializer(authors.values(), many=True).data, strict=True
+            )
+        }
+        for entry in need_card:
+            entry.card = cards[int(entry.body[0])]
+            # A card's version is unknown when neither the caller nor a cached post named
+            # the author: the card is then cached by a later render.
+            fills.append((_card_key(int(entry.body[0])), entry.card_version, entry.card))
     _fill(fills)
 
 

@@ -46,6 +46,19 @@ class PostSerializer(serializers.ModelSerializer):
         return MediaSerializer(post.media).data
 
 
+class PostBodySerializer(PostSerializer):
+    """What posts.rendering caches of a post: all but its id, its author's summary (cached
+    apart) and what is overlaid per request (like_count, liked_by_me)."""
+
+    class Meta(PostSerializer.Meta):
+        fields = [
+            f
+            for f in PostSerializer.Meta.fields
+            if f not in ("id", "author", "like_count", "liked_by_me")
+        ]
+        read_only_fields = fields
+
+
 class PostWriteSerializer(serializers.Serializer):
     content = serializers.CharField(min_length=1, max_length=settings.POST_MAX_LENGTH)
 

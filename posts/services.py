@@ -52,26 +52,27 @@ def _tag_post(post: Post, *, previous_text: str | None = None) -> None:
 @transaction.atomic
 def create_post(*, author: User, content: str, media: dict | None = None) -> Post:
     """A new post; with `media` ({content_type, size}) it waits, unseen, for its image."""
+    # By id: the author may be the request's TokenUser, whose row need not be loaded.
     if media is None:
-        post = Post.objects.create(author=author, content=content)
+        post = Post.objects.create(author_id=author.pk, content=content)
     else:
         post = Post.objects.create(
-            author=author,
+            author_id=author.pk,
             content=content,
             status=Post.Status.PENDING_MEDIA,
             media={"content_type": media["content_type"], "size": media["size"]},
         )
     _tag_post(post)
     if post.status == Post.Status.PUBLISHED:
-        _announce(post)
+        _announce(post, author)
     return post
 
 
-def _announce(post: Post) -> None:
+def _announce(post: Post, author: User) -> None:
     """The post became visible to others: count it, fan it out, notify whom it mentions."""
     _count_authors_post(post, +1)
     feed.announce_new_post(post)
-    interactions.notify_mentions(post.author, post.content, post=post)
+    interactions.notify_mentions(author, post.content, post=post)
 
 
 def attach_media(*, uploader: User, grant: post_media.UploadGrant, data: bytes) -> Post:
@@ -99,7 +100,7 @@ def attach_media(*, uploader: User, grant: post_media.UploadGrant, data: bytes) 
         post.save(update_fields=["media", "status", "updated_at"])
         rendering.post_changed(post)
         if post.hidden_at is None:
-            _announce(post)
+            _announce(post, post.author)
     return post
 
 

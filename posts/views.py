@@ -24,6 +24,7 @@ from posts.serializers import (
 )
 from puppies import ratelimit
 from puppies.pagination import rendered_page
+from users import revocations
 from users import selectors as user_selectors
 from users.serializers import UserSerializer
 
@@ -89,6 +90,7 @@ class MediaUploadView(APIView):
 
 class PostDetailView(GenericAPIView):
     serializer_class = PostSerializer
+    token_check_in_redis_call = ("GET",)  # users.revocations: the render script checks it
 
     def get_object(self):
         post = selectors.get_post(self.request.user, self.kwargs["post_id"])
@@ -100,6 +102,7 @@ class PostDetailView(GenericAPIView):
     def get(self, request, post_id: int):
         # Straight from the cache when it can: no SQL for a cached post.
         body = rendering.render_post(request.user, post_id)
+        revocations.ensure_checked(request.user)  # if no script carried the check
         if body is None:
             raise NotFound("Post not found.")
         return HttpResponse(body, content_type="application/json")

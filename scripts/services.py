@@ -51,6 +51,42 @@ def as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
+def postgres_settings() -> dict[str, str]:
+    """Server settings for the feed's write-heavy fan-out, sized from this machine's RAM.
+
+    Measured with bench/feed.py (README, "Fan-out"): fan-out is one INSERT ... SELECT
+    per chunk of followers, each row a heap tuple plus two index entries and ~270 bytes
+    of WAL, into pages spread over every follower's feed.
+    """
+    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return {
+        # The feed's indexes (owner-first: a fan-out touches a leaf page per follower or
+        # so) must stay in shared buffers; at the default 128MB a backend evicts and
+        # writes dirty pages itself mid-INSERT. A quarter of RAM, the usual share (the
+        # OS cache holds the rest); past 8GB checkpoints only get heavier.
+        "shared_buffers": f"{min(ram_mb // 4, 8192)}MB",
+        # Planner only: what the OS cache adds, so it keeps choosing index scans.
+        "effective_cache_size": f"{ram_mb // 2}MB",
+        # Per sort or hash node: the feed rebuild's sort and a hash of the dormant marks
+        # stay in memory (the default 4MB spills to disk past ~100k dormant owners).
+        "work_mem": "32MB",
+        # A 9k-follower fan-out writes ~2.5MB of WAL in a few ms from two backends; the
+        # default (shared_buffers / 32, at most 16MB) has them wait for WAL buffers to be
+        # written out (wait event WALBufMapping, pg_stat_wal.wal_buffers_full).
+        "wal_buffers": "64MB",
+        # Fewer checkpoints: after each one, the first change to every page logs the
+        # whole 8kB page (full-page image), which multiplies fan-out's WAL. Sustained
+        # fan-out writes ~50MB/s of WAL: 4GB is a checkpoint every ~80 s at most.
+        "max_wal_size": "4GB",
+        "min_wal_size": "1GB",  # recycled WAL segments: no new ones created mid-fan-out
+        "checkpoint_timeout": "15min",  # crash recovery replays at most ~15 min of WAL
+        # On, as the default: an acknowledged post (and the outbox event that guarantees
+        # its fan-out) must survive a crash. Fan-out chunks alone turn it off for their
+        # own transactions (feed/services.py says why that is safe).
+        "synchronous_commit": "on",
+    }
+
+
 def start_postgres(port: int) -> None:
     initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     if not (initdb and pg_ctl):
@@ -79,7 +115,8 @@ def start_postgres(port: int) -> None:
                 "-l",
                 str(data / "server.log"),
                 "-o",
-                f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
+                + " ".join(f"-c {name}={value}" for name, value in postgres_settings().items()),
                 "start",
             ]
         ),

@@ -14,7 +14,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, empty
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.authentication import JWTAuthentication as BaseJWTAuthentication
@@ -73,25 +73,42 @@ class TokenUser(SimpleLazyObject):
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, user_id: int, user: User | None = None):
+    def __init__(self, user_id: int, user: User | None = None, *, pending: float | None = None):
         super().__init__(lambda: _load_user(user_id))
         if user is not None:
             self._wrapped = user
         # Set straight into __dict__: LazyObject.__setattr__ would load the row.
         self.__dict__["pk"] = self.__dict__["id"] = user_id
+        # The token's `iat` while its revocation check is left to the view's Redis call.
+        self.__dict__["pending_token_check"] = pending
+
+    def _load(self) -> User:
+        if self._wrapped is empty:
+            self._setup()
+        return self._wrapped
 
     def __bool__(self) -> bool:  # DRF's permissions test `request.user and ...`
         return True
 
 
 class JWTAuthentication(BaseJWTAuthentication):
+    _deferrable = False
+
+    def authenticate(self, request):
+        view = request.parser_context.get("view") if request.parser_context else None
+        self._deferrable = request.method in getattr(view, "token_check_in_redis_call", ())
+        return super().authenticate(request)
+
     def get_user(self, validated_token) -> TokenUser:
         try:
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
             raise AuthenticationFailed("Token has no user.", "token_not_valid") from None
         issued_at = float(validated_token.get("iat", 0))
-        verdict = revocations.check(user_id, issued_at, stamp=_should_stamp(user_id))
+        stamp = _should_stamp(user_id)
+        if self._deferrable and not stamp:
+            return TokenUser(user_id, pending=issued_at)  # see users.revocations
+        verdict = revocations.check(user_id, issued_at, stamp=stamp)
         if verdict is revocations.UNKNOWN:  # Redis unreachable: ask PostgreSQL
             user = _load_user(user_id)
             if revocations.revoked_by_row(user, issued_at):

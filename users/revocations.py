@@ -20,6 +20,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
 
 from puppies import redis as puppies_redis
 from users.models import User
@@ -38,11 +39,14 @@ def _token_lifetime() -> timedelta:
 def check(user_id: int, issued_at: float, *, stamp: bool = False) -> str:
     """OK, REVOKED, or UNKNOWN when Redis cannot answer (ask PostgreSQL then)."""
     try:
-        pipe = puppies_redis.client().pipeline(transaction=False)
-        if stamp:
+        redis = puppies_redis.client()
+        if stamp:  # once per interval and user: a pipeline costs more than the command
+            pipe = redis.pipeline(transaction=False)
             pipe.zadd(ACTIVE, {user_id: time.time()})
-        pipe.hmget(REVOKED_HASH, LOADED, user_id)
-        loaded, mark = pipe.execute()[-1]
+            pipe.hmget(REVOKED_HASH, LOADED, user_id)
+            loaded, mark = pipe.execute()[-1]
+        else:
+            loaded, mark = redis.hmget(REVOKED_HASH, LOADED, user_id)
         if not loaded:
             reload()
             mark = puppies_redis.client().hget(REVOKED_HASH, user_id)
@@ -53,6 +57,60 @@ def check(user_id: int, issued_at: float, *, stamp: bool = False) -> str:
     if mark == SUSPENDED or issued_at < float(mark):
         return REVOKED
     return OK
+
+
+# --- the check riding on a hot path's own Redis call -------------------------------------
+# A view that makes one Redis call anyway (feed, post, like) saves the check's round trip:
+# it lists its methods in `token_check_in_redis_call`, authentication leaves the check
+# pending on the TokenUser, and the view's script starts with `token_revoked`, before it
+# reads or writes anything. `ensure_checked` does it the plain way where no such script
+# ran (Redis down, a path that went to PostgreSQL first): the views call it before they
+# answer, and before any write.
+
+# token_revoked(user id or "" when nothing is pending, issued at) -> nil, or 'revoked',
+# or 'unloaded' (the mirror is missing: ask again the plain way, which reloads it).
+LUA_CHECK = """
+local function token_revoked(user, issued_at)
+  if user == '' then return nil end
+  local got = redis.call('HMGET', 'auth:revoked', 'loaded', user)
+  if not got[1] then return 'unloaded' end
+  if got[2] and (got[2] == 's' or tonumber(issued_at) < tonumber(got[2])) then
+    return 'revoked'
+  end
+  return nil
+end
+"""
+
+
+def pending_args(user) -> list:
+    """The arguments of `token_revoked` for the request's user: ["", 0] if none is pending."""
+    pending = getattr(user, "pending_token_check", None)
+    return ["", 0] if pending is None else [user.pk, repr(pending)]
+
+
+def settle(user, verdict: bytes | None) -> None:
+    """Apply what `token_revoked` said in the script that carried it."""
+    if getattr(user, "pending_token_check", None) is None:
+        return
+    if verdict is None:
+        user.__dict__["pending_token_check"] = None
+    elif verdict == b"revoked":
+        raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+    else:
+        ensure_checked(user)
+
+
+def ensure_checked(user) -> None:
+    """Check the request's token now if no script has (AuthenticationFailed if revoked)."""
+    issued_at = getattr(user, "pending_token_check", None)
+    if issued_at is None:
+        return
+    verdict = check(user.pk, issued_at)
+    if verdict == UNKNOWN:  # Redis unreachable: the user's row decides
+        verdict = REVOKED if revoked_by_row(user._load(), issued_at) else OK
+    if verdict == REVOKED:
+        raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+    user.__dict__["pending_token_check"] = None
 
 
 def revoked_by_row(user: User, issued_at: float) -> bool:

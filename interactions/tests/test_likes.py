@@ -63,6 +63,41 @@ def test_like_is_201_then_200_and_is_seen_at_once_without_a_like_row(as_user, us
     assert (seen_by_others["like_count"], seen_by_others["liked_by_me"]) == (1, False)
 
 
+def test_with_the_post_and_the_liked_set_cached_a_like_needs_no_sql(as_user, user, drain):
+    liked_before, fresh = PostFactory(like_count=0), PostFactory()
+    LikeFactory(user=user, post=liked_before)
+    Post.objects.filter(pk=liked_before.pk).update(like_count=1)
+    for post in (liked_before, fresh):
+        as_user.get(f"/v1/posts/{post.id}")  # renders and caches the post
+    drain()  # builds the user's liked set, as the beat job does
+
+    with CaptureQueriesContext(connection) as queries:
+        again = as_user.post(likes_url(liked_before))  # the Like row is there already
+        first = as_user.post(likes_url(fresh))
+        gone = as_user.delete(likes_url(liked_before))
+
+    assert len(queries) == 0
+    assert (again.status_code, again.json()["like_count"]) == (200, 1)
+    assert (first.status_code, first.json()["like_count"]) == (201, 1)
+    assert gone.status_code == 204
+    drain()
+    assert rows(fresh) == {user.id}
+    assert rows(liked_before) == set()
+    assert as_user.get(f"/v1/posts/{liked_before.id}").json()["like_count"] == 0
+
+
+def test_a_like_of_a_post_hidden_since_it_was_cached_is_404(as_user, user, drain):
+    from posts import services as post_services
+
+    post = PostFactory()
+    as_user.get(f"/v1/posts/{post.id}")
+    drain()
+    moderator = UserFactory(role="moderator")
+    post_services.hide_post(post, actor=moderator, reason="spam")
+
+    assert as_user.post(likes_url(post)).status_code == 404
+
+
 def test_unlike_is_204_and_idempotent(as_user):
     post = PostFactory()
     assert as_user.post(likes_url(post)).status_code == 201

@@ -155,7 +155,7 @@ def test_a_render_that_read_the_database_before_a_change_is_not_cached(as_user):
     post = PostFactory(content="before")
     stale = Post.objects.select_related("author").get(pk=post.pk)
     entries = rendering._entries(  # a render reads the version ...
-        [post.id], rendering._READ([], ["", "0", post.id])
+        [post.id], rendering._READ([], ["", 0, "", "0", post.id])
     )
     Post.objects.filter(pk=post.pk).update(content="after")
     rendering.invalidate_posts([post.id])  # ... a change commits and bumps it ...

@@ -154,3 +154,26 @@ def test_activity_is_stamped_in_redis_and_written_in_batches(member):
     member.refresh_from_db()
     assert member.last_active_at is not None
     assert abs((timezone.now() - member.last_active_at).total_seconds()) < 60
+
+
+@pytest.mark.parametrize("flush_mirror", [False, True])
+def test_the_check_riding_on_a_view_script_refuses_a_suspended_token_and_records_nothing(
+    member, flush_mirror
+):
+    from interactions import like_buffer
+    from posts.tests.factories import PostFactory
+
+    moderator = UserFactory(role=User.Role.MODERATOR)
+    post = PostFactory()
+    client = client_with(log_in(member.username)["access"])
+    for _ in range(2):  # the post and its author's summary are cached: the fast paths
+        assert client.get(f"/v1/posts/{post.id}").status_code == 200
+        assert client.get("/v1/feed").status_code == 200
+    services.suspend_user(member, actor=moderator, reason="spam wave")
+    if flush_mirror:
+        get_redis_connection("default").flushdb()
+
+    assert client.get(f"/v1/posts/{post.id}").status_code == 401
+    assert client.get("/v1/feed").status_code == 401
+    assert client.post(f"/v1/posts/{post.id}/likes").status_code == 401
+    assert like_buffer.client().hlen(like_buffer.keys(post.id)[0]) == 0
