@@ -9,7 +9,8 @@ stay single-slot; the drain's global sets share the `{likes}` slot):
   An intent that comes back to its base is dropped: like then unlike nets to nothing.
 - `likes:{<post>}:inflight`  the batch being written to PostgreSQL (the pending hash renamed).
 - `likes:{<post>}:delta`     sum of `wanted - base` over pending and in-flight: what reads add
-  to `Post.like_count`.
+  to `Post.like_count`. Every intent writes it, and it goes only with the last intent, so
+  a post without it has no intent at all (renders skip the intent lookups then).
 - `likes:{<post>}:epoch`     bumped whenever an in-flight batch has landed: an intent decided
   from a PostgreSQL lookup is only recorded if no batch landed since the lookup began.
 - `{likes}:dirty`            post ids with pending intents; `{likes}:draining` the ids a drain

@@ -59,7 +59,7 @@ local function render(viewer, use_sets, ids)
   local has_set = sets and redis.call('EXISTS', liked) == 1
   local set_unknown = has_set and redis.call('SISMEMBER', liked, 'x') == 1
   if sets and not has_set then redis.call('SADD', '{likes}:wanted', viewer) end
-  local out = {}
+  local out, cards = {}, {}
   for _, arg in ipairs(ids) do
     -- "<post id>", or "<post id>:<author id>" when the caller knows the author already
     local id, author = string.match(arg, '^(%d+):?(%d*)$')
@@ -71,15 +71,22 @@ local function render(viewer, use_sets, ids)
       if header_version ~= version then body = false else author = header_author end
     end
     if author ~= '' then
-      local card_got = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
-      card_version, card = card_got[1] or '0', card_got[2]
-      if card and string.match(card, '^(%d+)|') ~= card_version then card = false end
+      if not cards[author] then  -- a page often shows one author many times
+        local card_got = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
+        cards[author] = {card_got[1] or '0', card_got[2]}
+        if card_got[2] and string.match(card_got[2], '^(%d+)|') ~= cards[author][1] then
+          cards[author][2] = false
+        end
+      end
+      card_version, card = cards[author][1], cards[author][2]
     end
     local tag = 'likes:{' .. id .. '}'
+    -- No delta key, no pending or in-flight intent: any intent writes the delta first.
+    local delta = redis.call('GET', tag .. ':delta')
     local mine = -1
     if viewer ~= '' then
-      local intent = redis.call('HGET', tag .. ':pending', viewer)
-        or redis.call('HGET', tag .. ':inflight', viewer)
+      local intent = delta and (redis.call('HGET', tag .. ':pending', viewer)
+        or redis.call('HGET', tag .. ':inflight', viewer))
       if intent then
         mine = tonumber(string.sub(intent, 1, 1))
       elseif has_set and not set_unknown then
@@ -90,7 +97,7 @@ local function render(viewer, use_sets, ids)
     out[#out + 1] = body
     out[#out + 1] = card_version
     out[#out + 1] = card
-    out[#out + 1] = tonumber(redis.call('GET', tag .. ':delta') or '0')
+    out[#out + 1] = tonumber(delta or '0')
     out[#out + 1] = mine
   end
   return out

@@ -174,7 +174,10 @@ def test_metrics_are_exposed(api):
     api.get("/healthz")
     response = api.get("/metrics")
     assert response.status_code == 200
-    assert b"django_http_requests_total" in response.content
+    assert (
+        b'puppies_http_request_duration_seconds_count{method="GET",status="200",view="healthz"}'
+        in (response.content)
+    )
 
 
 @pytest.mark.django_db
