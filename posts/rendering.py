@@ -57,47 +57,52 @@ local function render(viewer, use_sets, ids)
   local liked = 'liked:{' .. viewer .. '}'
   local sets = viewer ~= '' and use_sets == '1'
   local has_set = sets and redis.call('EXISTS', liked) == 1
-  local set_unknown = has_set and redis.call('SISMEMBER', liked, 'x') == 1
+  local set_known = has_set and redis.call('SISMEMBER', liked, 'x') == 0
   if sets and not has_set then redis.call('SADD', '{likes}:wanted', viewer) end
+  if #ids == 0 then return {} end
+  -- Batched where Redis allows: the deltas in one MGET, the viewer's likes in one
+  -- SMISMEMBER, each author's card once per page.
+  local post_ids, delta_keys = {}, {}
+  for i, arg in ipairs(ids) do
+    post_ids[i] = string.match(arg, '^(%d+)')
+    delta_keys[i] = 'likes:{' .. post_ids[i] .. '}:delta'
+  end
+  local deltas = redis.call('MGET', unpack(delta_keys))
+  local likes = set_known and redis.call('SMISMEMBER', liked, unpack(post_ids)) or {}
   local out, cards = {}, {}
-  for _, arg in ipairs(ids) do
+  for i, arg in ipairs(ids) do
     -- "<post id>", or "<post id>:<author id>" when the caller knows the author already
-    local id, author = string.match(arg, '^(%d+):?(%d*)$')
+    local id, author = post_ids[i], string.match(arg, '^%d+:?(%d*)$')
     local got = redis.call('HMGET', 'post:{' .. id .. '}', 'v', 'b')
     local version, body = got[1] or '0', got[2]
-    local card_version, card = false, false
     if body then
       local header_version, header_author = string.match(body, '^(%d+)|(%d+)|')
       if header_version ~= version then body = false else author = header_author end
     end
-    if author ~= '' then
-      if not cards[author] then  -- a page often shows one author many times
-        local card_got = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
-        cards[author] = {card_got[1] or '0', card_got[2]}
-        if card_got[2] and string.match(card_got[2], '^(%d+)|') ~= cards[author][1] then
-          cards[author][2] = false
-        end
-      end
-      card_version, card = cards[author][1], cards[author][2]
+    if author ~= '' and not cards[author] then
+      local card = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
+      card[1] = card[1] or '0'
+      if card[2] and string.match(card[2], '^(%d+)|') ~= card[1] then card[2] = false end
+      cards[author] = card
     end
-    local tag = 'likes:{' .. id .. '}'
-    -- No delta key, no pending or in-flight intent: any intent writes the delta first.
-    local delta = redis.call('GET', tag .. ':delta')
+    local card = cards[author] or {false, false}
+    -- No delta, no pending or in-flight intent: every intent writes the delta.
     local mine = -1
     if viewer ~= '' then
-      local intent = delta and (redis.call('HGET', tag .. ':pending', viewer)
+      local tag = 'likes:{' .. id .. '}'
+      local intent = deltas[i] and (redis.call('HGET', tag .. ':pending', viewer)
         or redis.call('HGET', tag .. ':inflight', viewer))
       if intent then
         mine = tonumber(string.sub(intent, 1, 1))
-      elseif has_set and not set_unknown then
-        mine = redis.call('SISMEMBER', liked, id)
+      elseif set_known then
+        mine = likes[i]
       end
     end
     out[#out + 1] = version
     out[#out + 1] = body
-    out[#out + 1] = card_version
-    out[#out + 1] = card
-    out[#out + 1] = tonumber(delta or '0')
+    out[#out + 1] = card[1]
+    out[#out + 1] = card[2]
+    out[#out + 1] = tonumber(deltas[i] or '0')
     out[#out + 1] = mine
   end
   return out
