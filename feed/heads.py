@@ -74,18 +74,13 @@ return 1
 
 
 @dataclass
-class Head:
+class Page:
     post_ids: list[int]
-    micros: list[bytes]  # created_at of each, in microseconds since the epoch
-    complete: bool  # these are the owner's whole feed
-
-    def key(self, index: int) -> tuple[datetime, int]:
-        """The feed key (created_at, post id) of entry `index`, for a cursor."""
-        return _EPOCH + timedelta(microseconds=int(self.micros[index])), self.post_ids[index]
+    next_key: tuple[datetime, int] | None  # (created_at, post id) to continue after
 
 
-def first_page(viewer: User, limit: int) -> tuple[Head | None, list | None, bytes | None]:
-    """The viewer's cached head with its first `limit` posts read for posts.rendering; or,
+def first_page(viewer: User, limit: int) -> tuple[Page | None, list | None, bytes | None]:
+    """The first `limit` posts of the viewer's cached head, read for posts.rendering; or,
     on a miss, (None, None, a lease) that lets `store` cache what the caller then reads
     from PostgreSQL (no lease when another reader is building it, or Redis is down)."""
     lease = _LEASE + secrets.token_hex(8).encode()
@@ -105,10 +100,14 @@ def first_page(viewer: User, limit: int) -> tuple[Head | None, list | None, byte
         return None, None, None  # another reader is building it
     raw, read = found
     complete, _, body = raw[1:].partition(b";")
-    items = body.split(b",") if body else []
-    ids = [int(item[: item.index(b":")]) for item in items]
-    micros = [item[item.index(b":") + 1 :] for item in items]
-    return Head(ids, micros, complete == b"1"), read, None
+    items = body.split(b",", limit) if body else []  # the page's entries, then the rest
+    more = len(items) > limit or complete != b"1"
+    page = [item.partition(b":") for item in items[:limit]]
+    next_key = None
+    if more and page:
+        micros, post_id = int(page[-1][2]), int(page[-1][0])
+        next_key = (_EPOCH + timedelta(microseconds=micros), post_id)
+    return Page([int(post_id) for post_id, _, _ in page], next_key), read, None
 
 
 def store(owner_id: int, lease: bytes, entries: Sequence[Entry], *, complete: bool) -> None:

@@ -40,12 +40,9 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
     """
     lease = None
     if after is None and limit <= settings.FEED_HEAD_SIZE:
-        head, read, lease = heads.first_page(owner, limit)
-        if head is not None:
-            if len(head.post_ids) <= limit:
-                next_key = None if head.complete else head.key(-1)
-                return FeedPage(head.post_ids, next_key, read=read)
-            return FeedPage(head.post_ids[:limit], head.key(limit - 1), read=read)
+        cached, read, lease = heads.first_page(owner, limit)
+        if cached is not None:
+            return FeedPage(cached.post_ids, cached.next_key, read=read)
     window = (settings.FEED_HEAD_SIZE if lease else limit) + 1 + _SLACK
     candidates, flags = _candidates(owner.pk, after=after, window=window, pull_all=False)
     if "dormant" in flags:

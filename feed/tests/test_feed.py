@@ -373,3 +373,20 @@ def test_popular_page_is_served_from_cache(db):
     Post.objects.filter(pk=post.pk).delete()
 
     assert [p["id"] for p in selectors.popular_posts()] == [post.id]
+
+
+def test_a_head_read_before_a_fan_out_is_not_cached_after_it(as_user, user, drain_outbox):
+    from feed import heads
+    from users.auth import TokenUser
+
+    bella = UserFactory()
+    as_user.post(f"/v1/users/{bella.id}/follow")
+    page, _, lease = heads.first_page(TokenUser(user.pk), 20)  # a reader misses: its lease
+    assert page is None and lease is not None
+    stale = list(FeedEntry.objects.filter(owner=user).values_list("post_id", "created_at"))
+
+    post = PostFactory(author=bella)
+    services.push_post(post)  # fan-out commits, then drops the head (and the lease)
+    heads.store(user.pk, lease, stale, complete=True)  # the slow reader tries to cache
+
+    assert feed_ids(as_user)[0] == post.id
