@@ -76,8 +76,9 @@ class _Lua:
 # KEYS pending, inflight, delta, epoch; ARGV user, wanted, db_state ("" = not looked up),
 # epoch seen before the lookup, now in ms.
 # -> {0, epoch}: look PostgreSQL up and call again; {1, delta}: already so; {2, delta}: changed.
-# With two more KEYS, the post's cached rendering and the user's liked set (posts.rendering),
-# and ARGV the post id and the request's pending token check (users.revocations),
+# With three more KEYS, the post's cached rendering, the user's liked set and the
+# rendering's version (posts.rendering), and ARGV the post id and the request's pending
+# token check (users.revocations),
 # PostgreSQL is not needed when they answer: the rendering says the post is visible and
 # its stored like_count, the set what the Like table holds (the drain keeps it before it
 # forgets a batch). -> {-1, verdict}: token revoked (nothing recorded); {3}: not cached;
@@ -86,15 +87,15 @@ _INTENT = _Lua(
     revocations.LUA_CHECK
     + """
 local user, wanted = ARGV[1], tonumber(ARGV[2])
-local cached = #KEYS == 6
+local cached = #KEYS == 7
 local stored = false
 if cached then
   local verdict = token_revoked(ARGV[7], ARGV[8])
   if verdict then return {-1, verdict} end
-  local got = redis.call('HMGET', KEYS[5], 'v', 'b')
-  if not got[2] then return {3} end
-  local version, likes = string.match(got[2], '^(%d+)|%d+|(%d+)|')
-  if version ~= (got[1] or '0') then return {3} end
+  local got = redis.call('MGET', KEYS[5], KEYS[7])
+  if not got[1] then return {3} end
+  local version, likes = string.match(got[1], '^(%d+)|%d+|(%d+)|')
+  if version ~= (got[2] or '0') then return {3} end
   stored = tonumber(likes)
 end
 local state, base
@@ -162,13 +163,14 @@ end
 return redis.call('HGETALL', KEYS[2])
 """)
 
-# KEYS pending, inflight, delta, epoch, the post's cached representation. The batch landed:
-# forget it, and in the same step make the cached like_count stale (so that a render sees
-# the old stored count with the old delta, or the new one with the new). -> 1 if intents wait.
+# KEYS pending, inflight, delta, epoch, the version of the post's cached rendering. The
+# batch landed: forget it, and in the same step make the cached like_count stale (so that
+# a render sees the old stored count with the old delta, or the new one with the new).
+# -> 1 if intents wait.
 _FORGET = _Lua("""
 local intents = redis.call('HVALS', KEYS[2])
 if #intents > 0 then
-  redis.call('HINCRBY', KEYS[5], 'v', 1)
+  redis.call('INCR', KEYS[5])
   redis.call('EXPIRE', KEYS[5], ARGV[2])
   local landed = 0
   for _, intent in ipairs(intents) do
@@ -256,9 +258,10 @@ def record_intent_cached(post_id: int, user, *, liked: bool) -> tuple[bool, int,
     and the user's liked set -> (state changed, pending delta, stored like_count), or None:
     look the post (and maybe the like row) up in PostgreSQL and use `record_intent`.
     The request's pending token check rides along (AuthenticationFailed if revoked)."""
-    from posts.rendering import post_key  # posts.rendering reads this module's keys
+    from posts.rendering import post_key, version_key  # it reads this module's keys
 
-    post_keys = (*keys(post_id), post_key(post_id), liked_key(user.pk))
+    cached = post_key(post_id)
+    post_keys = (*keys(post_id), cached, liked_key(user.pk), version_key(cached))
     check = revocations.pending_args(user)
     outcome = _record(post_keys, post_id, (user.pk, int(liked), "", "", post_id, *check))
     if outcome[0] == -1:
@@ -342,11 +345,12 @@ def move(post_ids: list[int]) -> list[Intent]:
 def forget(post_ids: list[int]) -> list[int]:
     """The in-flight batches landed: drop them and their delta; -> ids with intents waiting."""
 
-    from posts.rendering import post_key  # posts.rendering reads this module's keys
+    from posts.rendering import CACHE_TTL_S, post_key, version_key
 
     def build(pipe):
         for post_id in post_ids:
-            pipe.evalsha(_FORGET.sha, 5, *keys(post_id), post_key(post_id), EPOCH_TTL_S, 86_400)
+            version = version_key(post_key(post_id))
+            pipe.evalsha(_FORGET.sha, 5, *keys(post_id), version, EPOCH_TTL_S, 2 * CACHE_TTL_S)
 
     return [p for p, more in zip(post_ids, _pipelined(build), strict=True) if more]
 

@@ -3,11 +3,12 @@
 Every endpoint that answers posts renders them here. A page costs one Redis round trip
 (`_READ`, a Lua script) for what is cached, plus the database only for what is not:
 
-- `post:{<id>}` (hash: `v` version, `b` body): the post's JSON without `id`, `author`,
-  `like_count` and `liked_by_me`, behind a header `<version>|<author id>|<stored
-  like_count>|`; or a tombstone `<version>|<author id>|-` for a post others may not see.
-- `card:{<user id>}` (hash: `v`, `b`): the author summary embedded in posts, so that a
-  profile change is one version bump, not one per post.
+- `post:{<id>}`: the post's JSON without `id`, `author`, `like_count` and
+  `liked_by_me`, behind a header `<version>|<author id>|<stored like_count>|`; or a
+  tombstone `<version>|<author id>|-` for a post others may not see. Its version is
+  `post:{<id>}:v` (absent: 0). Plain strings, so that a page reads them in two MGETs.
+- `card:{<user id>}` and `card:{<user id>}:v`: the author summary embedded in posts, so
+  that a profile change is one version bump, not one per post.
 - The like buffer's keys (interactions.like_buffer): the pending like delta, and the
   viewer's pending or in-flight intent; then the viewer's set of liked posts, which the
   like drain builds and keeps (it alone writes the Like table, so it cannot race a
@@ -42,6 +43,10 @@ def post_key(post_id: int) -> str:
     return f"post:{{{post_id}}}"
 
 
+def version_key(entry_key: str) -> str:
+    return f"{entry_key}:v"
+
+
 def _card_key(user_id: int) -> str:
     return f"card:{{{user_id}}}"
 
@@ -53,6 +58,23 @@ def _card_key(user_id: int) -> str:
 # version, body or false, card version, card or false, like delta, mine (1 / 0 the viewer
 # likes it / does not, -1 unknown: ask PostgreSQL).
 LUA_RENDER = """
+local function entries(prefix, ids)  -- -> {version, body or false} per id, in two MGETs
+  local keys, version_keys = {}, {}
+  for i, id in ipairs(ids) do
+    keys[i] = prefix .. '{' .. id .. '}'
+    version_keys[i] = keys[i] .. ':v'
+  end
+  local bodies = redis.call('MGET', unpack(keys))
+  local versions = redis.call('MGET', unpack(version_keys))
+  local out = {}
+  for i = 1, #ids do
+    local version, body = versions[i] or '0', bodies[i]
+    if body and string.match(body, '^(%d+)|') ~= version then body = false end
+    out[i] = {version, body}
+  end
+  return out
+end
+
 local function render(viewer, use_sets, ids)
   local liked = 'liked:{' .. viewer .. '}'
   local sets = viewer ~= '' and use_sets == '1'
@@ -60,32 +82,30 @@ local function render(viewer, use_sets, ids)
   local set_known = has_set and redis.call('SISMEMBER', liked, 'x') == 0
   if sets and not has_set then redis.call('SADD', '{likes}:wanted', viewer) end
   if #ids == 0 then return {} end
-  -- Batched where Redis allows: the deltas in one MGET, the viewer's likes in one
-  -- SMISMEMBER, each author's card once per page.
-  local post_ids, delta_keys = {}, {}
+  -- "<post id>", or "<post id>:<author id>" when the caller knows the author already
+  local post_ids, authors, delta_keys = {}, {}, {}
   for i, arg in ipairs(ids) do
-    post_ids[i] = string.match(arg, '^(%d+)')
+    post_ids[i], authors[i] = string.match(arg, '^(%d+):?(%d*)$')
     delta_keys[i] = 'likes:{' .. post_ids[i] .. '}:delta'
   end
+  local posts = entries('post:', post_ids)
   local deltas = redis.call('MGET', unpack(delta_keys))
   local likes = set_known and redis.call('SMISMEMBER', liked, unpack(post_ids)) or {}
-  local out, cards = {}, {}
-  for i, arg in ipairs(ids) do
-    -- "<post id>", or "<post id>:<author id>" when the caller knows the author already
-    local id, author = post_ids[i], string.match(arg, '^%d+:?(%d*)$')
-    local got = redis.call('HMGET', 'post:{' .. id .. '}', 'v', 'b')
-    local version, body = got[1] or '0', got[2]
-    if body then
-      local header_version, header_author = string.match(body, '^(%d+)|(%d+)|')
-      if header_version ~= version then body = false else author = header_author end
+  local wanted, seen = {}, {}
+  for i = 1, #ids do
+    if posts[i][2] then authors[i] = string.match(posts[i][2], '^%d+|(%d+)|') end
+    if authors[i] ~= '' and not seen[authors[i]] then
+      seen[authors[i]] = true
+      wanted[#wanted + 1] = authors[i]
     end
-    if author ~= '' and not cards[author] then
-      local card = redis.call('HMGET', 'card:{' .. author .. '}', 'v', 'b')
-      card[1] = card[1] or '0'
-      if card[2] and string.match(card[2], '^(%d+)|') ~= card[1] then card[2] = false end
-      cards[author] = card
-    end
-    local card = cards[author] or {false, false}
+  end
+  local cards = {}
+  if #wanted > 0 then
+    for j, card in ipairs(entries('card:', wanted)) do cards[wanted[j]] = card end
+  end
+  local out = {}
+  for i, id in ipairs(post_ids) do
+    local card = cards[authors[i]] or {false, false}
     -- No delta, no pending or in-flight intent: every intent writes the delta.
     local mine = -1
     if viewer ~= '' then
@@ -98,8 +118,8 @@ local function render(viewer, use_sets, ids)
         mine = likes[i]
       end
     end
-    out[#out + 1] = version
-    out[#out + 1] = body
+    out[#out + 1] = posts[i][1]
+    out[#out + 1] = posts[i][2]
     out[#out + 1] = card[1]
     out[#out + 1] = card[2]
     out[#out + 1] = tonumber(deltas[i] or '0')
@@ -129,20 +149,22 @@ def render_args(viewer: User) -> list:
     return [viewer_id, "1" if settings.LIKE_BUFFER_ENABLED else "0"]
 
 
-# KEYS: the entry. ARGV: the version the content was read under, the body, ttl.
+# KEYS: the entry, its version. ARGV: the version the content was read under, the body,
+# ttl. A version outlives its entry (twice the ttl, renewed here), so a version that went
+# back to 0 can never meet an old entry of the same number.
 _FILL = puppies_redis.Script("""
-if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'b', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('EXPIRE', KEYS[2], 2 * ARGV[3])
 return 1
 """)
 
-# KEYS: entries. Bump each version (creating the entry: a render reading the database
-# right now must find its version stale when it tries to fill).
+# KEYS: versions. Bump each (creating it: a render reading the database right now must
+# find its version stale when it tries to fill).
 _BUMP = puppies_redis.Script("""
 for _, key in ipairs(KEYS) do
-  redis.call('HINCRBY', key, 'v', 1)
-  redis.call('EXPIRE', key, ARGV[1])
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, 2 * ARGV[1])
 end
 return #KEYS
 """)
@@ -163,12 +185,12 @@ def author_changed(user_id: int) -> None:
 
 def invalidate_posts(post_ids: Iterable[int]) -> None:
     """These posts changed (content, visibility, media, comment or like counts)."""
-    _bump([post_key(post_id) for post_id in post_ids])
+    _bump([version_key(post_key(post_id)) for post_id in post_ids])
 
 
 def invalidate_author(user_id: int) -> None:
     """This user's public summary (username, display name, avatar) changed."""
-    _bump([_card_key(user_id)])
+    _bump([version_key(_card_key(user_id))])
 
 
 def _bump(keys: list[str]) -> None:
@@ -335,7 +357,8 @@ def _fill(fills: list[tuple[str, object, bytes]]) -> None:
         for key, version, payload in fills:
             if version is None or version == b"tombstone":
                 continue  # read without Redis, or over a tombstone whose version we lack
-            _FILL.on(pipe, [key], [version, b"%s|%s" % (version, payload), CACHE_TTL_S])
+            payload = b"%s|%s" % (version, payload)
+            _FILL.on(pipe, [key, version_key(key)], [version, payload, CACHE_TTL_S])
         pipe.execute()
     except puppies_redis.Unavailable:
         pass
