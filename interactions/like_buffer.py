@@ -27,7 +27,6 @@ then in one script deletes it and takes its contribution off the delta; only the
 released. Killed anywhere, the next drain redoes at most an idempotent apply.
 """
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -35,7 +34,6 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
-from redis.exceptions import NoScriptError
 
 from puppies import redis as puppies_redis
 from users import revocations
@@ -64,15 +62,6 @@ def liked_key(user_id: int) -> str:
     return f"liked:{{{user_id}}}"
 
 
-@dataclass(frozen=True)
-class _Lua:
-    source: str
-
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
-
-
 # KEYS pending, inflight, delta, epoch; ARGV user, wanted, db_state ("" = not looked up),
 # epoch seen before the lookup, now in ms.
 # -> {0, epoch}: look PostgreSQL up and call again; {1, delta}: already so; {2, delta}: changed.
@@ -83,7 +72,7 @@ class _Lua:
 # its stored like_count, the set what the Like table holds (the drain keeps it before it
 # forgets a batch). -> {-1, verdict}: token revoked (nothing recorded); {3}: not cached;
 # {0}: no set; else with the stored count.
-_INTENT = _Lua(
+_INTENT = puppies_redis.Script(
     revocations.LUA_CHECK
     + """
 local user, wanted = ARGV[1], tonumber(ARGV[2])
@@ -133,21 +122,21 @@ return {2, redis.call('INCRBY', KEYS[3], wanted - state), stored}
 )
 
 # KEYS lock; ARGV token, ttl ms. Extends the lock if we still hold it.
-_KEEP_LOCK = _Lua("""
+_KEEP_LOCK = puppies_redis.Script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """)
 
-_RELEASE_LOCK = _Lua("""
+_RELEASE_LOCK = puppies_redis.Script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """)
 
 # KEYS draining, dirty; ARGV n. Ids a killed drain left unfinished come first.
 # -> {1 if those were left unfinished, ids}
-_CLAIM = _Lua("""
+_CLAIM = puppies_redis.Script("""
 local ids = redis.call('SRANDMEMBER', KEYS[1], ARGV[1])
 if #ids > 0 then return {1, ids} end
 ids = redis.call('SPOP', KEYS[2], ARGV[1])
@@ -156,7 +145,7 @@ return {0, ids}
 """)
 
 # KEYS pending, inflight. An in-flight batch left by a killed drain is finished first.
-_MOVE = _Lua("""
+_MOVE = puppies_redis.Script("""
 if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
 end
@@ -167,7 +156,7 @@ return redis.call('HGETALL', KEYS[2])
 # batch landed: forget it, and in the same step make the cached like_count stale (so that
 # a render sees the old stored count with the old delta, or the new one with the new).
 # -> 1 if intents wait.
-_FORGET = _Lua("""
+_FORGET = puppies_redis.Script("""
 local intents = redis.call('HVALS', KEYS[2])
 if #intents > 0 then
   redis.call('INCR', KEYS[5])
@@ -186,7 +175,7 @@ return redis.call('EXISTS', KEYS[1])
 """)
 
 # KEYS a user's liked set; ARGV post, 1 (liked) or 0. Only a set that exists is kept.
-_KEEP_LIKED = _Lua("""
+_KEEP_LIKED = puppies_redis.Script("""
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('SISMEMBER', KEYS[1], 'x') == 0 then
   if ARGV[2] == '1' then redis.call('SADD', KEYS[1], ARGV[1])
   else redis.call('SREM', KEYS[1], ARGV[1]) end
@@ -205,18 +194,8 @@ def client() -> redis.Redis:
 
 
 def _pipelined(build: Callable[[redis.client.Pipeline], None]) -> list:
-    """One round trip; scripts go by SHA and are (re)loaded if Redis lost them (a restart)."""
-    for attempt in range(2):
-        pipe = client().pipeline(transaction=False)
-        build(pipe)
-        try:
-            return pipe.execute()
-        except NoScriptError:
-            if attempt:
-                raise
-            for script in _SCRIPTS:
-                client().script_load(script.source)
-    raise AssertionError("unreachable")
+    """One round trip on the buffer's Redis; scripts go by SHA (see puppies.redis)."""
+    return puppies_redis.pipelined(build, _SCRIPTS, client())
 
 
 def _run(script: _Lua, keys: Iterable[str], args: Iterable = ()) -> object:

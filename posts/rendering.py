@@ -352,16 +352,17 @@ def _fill_misses(
 
 
 def _fill(fills: list[tuple[str, object, bytes]]) -> None:
-    try:
-        pipe = puppies_redis.client().pipeline(transaction=False)
+    # Read without Redis, or over a tombstone whose version we lack: nothing to store.
+    fills = [fill for fill in fills if fill[1] is not None and fill[1] != b"tombstone"]
+
+    def build(pipe):
         for key, version, payload in fills:
-            if version is None or version == b"tombstone":
-                continue  # read without Redis, or over a tombstone whose version we lack
             payload = b"%s|%s" % (version, payload)
             _FILL.on(pipe, [key, version_key(key)], [version, payload, CACHE_TTL_S])
-        pipe.execute()
-    except puppies_redis.Unavailable:
-        pass
+
+    if fills:
+        with contextlib.suppress(puppies_redis.Unavailable):
+            puppies_redis.pipelined(build, [_FILL])
 
 
 def _look_up_likes(viewer_id: int | None, entries: dict[int, _Entry]) -> None:

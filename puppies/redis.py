@@ -5,10 +5,13 @@ the hot paths (post and feed caches, token revocation, activity stamps) talk to 
 directly, in pipelines, with raw bytes.
 """
 
+import hashlib
 import threading
+from collections.abc import Callable, Sequence
 
 import redis
 from django.conf import settings
+from redis.exceptions import NoScriptError
 
 # Errors that mean "Redis is unavailable": callers fall back to PostgreSQL.
 Unavailable = (redis.ConnectionError, redis.TimeoutError)
@@ -42,25 +45,44 @@ def client(
 
 
 class Script:
-    """A Lua script run by SHA on the hot-path client (redis-py reloads it after a restart).
+    """A Lua script, run by its SHA; loaded again when Redis lost it (a restart).
 
-    Call it for one round trip of its own, or `on(pipe, ...)` to queue it in a pipeline.
+    Call it for a round trip of its own, or queue it with `on` in a pipeline that
+    `pipelined` executes.
     """
 
     def __init__(self, source: str):
         self.source = source
-        self._registered: dict[int, redis.commands.core.Script] = {}
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    def _for(self, redis_client: redis.Redis):
-        registered = self._registered.get(id(redis_client))
-        if registered is None:
-            registered = self._registered[id(redis_client)] = redis_client.register_script(
-                self.source
-            )
-        return registered
+    def __call__(self, keys: list, args: Sequence = (), *, redis_client: redis.Redis | None = None):
+        redis_client = redis_client or client()
+        try:
+            return redis_client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            redis_client.script_load(self.source)
+            return redis_client.evalsha(self.sha, len(keys), *keys, *args)
 
-    def __call__(self, keys: list, args: list = ()):  # type: ignore[assignment]
-        return self._for(client())(keys=keys, args=list(args))
+    def on(self, pipe: redis.client.Pipeline, keys: Sequence, args: Sequence = ()) -> None:
+        pipe.evalsha(self.sha, len(keys), *keys, *args)
 
-    def on(self, pipe: redis.client.Pipeline, keys: list, args: list = ()) -> None:
-        self._for(client())(keys=keys, args=list(args), client=pipe)
+
+def pipelined(
+    build: Callable[[redis.client.Pipeline], None],
+    scripts: Sequence[Script],
+    redis_client: redis.Redis | None = None,
+) -> list:
+    """One round trip of what `build` queues; its scripts are loaded again if Redis lost
+    them. (redis-py's own script pipelines ask SCRIPT EXISTS first: a round trip more.)"""
+    redis_client = redis_client or client()
+    for attempt in range(2):
+        pipe = redis_client.pipeline(transaction=False)
+        build(pipe)
+        try:
+            return pipe.execute()
+        except NoScriptError:
+            if attempt:
+                raise
+            for script in scripts:
+                redis_client.script_load(script.source)
+    raise AssertionError("unreachable")
