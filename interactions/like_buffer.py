@@ -198,9 +198,8 @@ def _pipelined(build: Callable[[redis.client.Pipeline], None]) -> list:
     return puppies_redis.pipelined(build, _SCRIPTS, client())
 
 
-def _run(script: _Lua, keys: Iterable[str], args: Iterable = ()) -> object:
-    keys = list(keys)
-    return _pipelined(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args))[0]
+def _run(script: puppies_redis.Script, keys: Iterable[str], args: Iterable = ()) -> object:
+    return script(list(keys), list(args), redis_client=client())
 
 
 # --- the write path -------------------------------------------------------------

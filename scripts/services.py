@@ -105,6 +105,16 @@ def start_postgres(port: int) -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    # The feed's settings, rewritten at each start into a file postgresql.conf includes
+    # last: it wins over initdb's defaults, and ALTER SYSTEM still wins over it.
+    conf = data / "puppies.conf"
+    conf.write_text("".join(f"{name} = '{value}'\n" for name, value in postgres_settings().items()))
+    if os.geteuid() == 0:
+        shutil.chown(conf, "postgres")
+    include = "include_if_exists = 'puppies.conf'\n"
+    if include not in (data / "postgresql.conf").read_text():
+        with (data / "postgresql.conf").open("a") as main_conf:
+            main_conf.write(include)
     print(f"Starting a project-local PostgreSQL on 127.0.0.1:{port} ({data})")
     subprocess.run(
         as_postgres(
@@ -115,8 +125,7 @@ def start_postgres(port: int) -> None:
                 "-l",
                 str(data / "server.log"),
                 "-o",
-                f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
-                + " ".join(f"-c {name}={value}" for name, value in postgres_settings().items()),
+                f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
                 "start",
             ]
         ),
