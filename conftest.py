@@ -77,16 +77,25 @@ def page_queries(count_queries):
     """page_queries(client, url, grow) -> (queries for a small page, for a big one, big response).
 
     Both are measured after a warm-up request and a like drain, which builds the
-    caller's set of liked posts as the beat job does within LIKE_FLUSH_INTERVAL_S (the
-    steady state); `grow()` adds rows between the two measurements.
+    caller's set of liked posts as the beat job does within LIKE_FLUSH_INTERVAL_S, and
+    with no post rendering cached (the worst case: every post of the page is loaded);
+    `grow()` adds rows between the two measurements.
     """
     from interactions.services import drain_like_buffer
+
+    def forget_renderings():
+        redis = get_redis_connection("default")
+        for pattern in ("post:{*}", "card:{*}"):
+            for key in redis.scan_iter(match=pattern, count=1000):
+                redis.delete(key)
 
     def run(client, url: str, grow):
         client.get(url)
         drain_like_buffer()
+        forget_renderings()
         small, _ = count_queries(lambda: client.get(url))
         grow()
+        forget_renderings()
         large, response = count_queries(lambda: client.get(url))
         return small, large, response
 

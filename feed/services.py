@@ -235,10 +235,12 @@ def _push_range(params: dict, lo: int | None, hi: int | None) -> int:
     params = {**params, "lo": lo, "hi": hi}
     shape = {"lower": lo is not None, "upper": hi is not None}
     try:
-        owners, written = _commit_one(sql.push_range(skip_existing=False, **shape), params)
+        rows = _commit_one(sql.push_range(skip_existing=False, **shape), params)
+        written = len(rows)
     except IntegrityError:  # some rows are there already: this chunk ran before
-        owners, written = _commit_one(sql.push_range(skip_existing=True, **shape), params)
-    owners = owners or []
+        rows = _commit_one(sql.push_range(skip_existing=True, **shape), params)
+        written = rows[0][1] if rows else 0
+    owners = [row[0] for row in rows]
     if connection.in_atomic_block:
         # A caller's transaction (tests): dropped again once it commits, since a reader
         # could cache the old head before; now as well, for a caller reading its writes.
@@ -247,7 +249,7 @@ def _push_range(params: dict, lo: int | None, hi: int | None) -> int:
     return written
 
 
-def _commit_one(statement: str, params: dict) -> tuple[list[int] | None, int]:
+def _commit_one(statement: str, params: dict) -> list[tuple]:
     """Run one chunk's statement in a transaction of its own (a savepoint inside a
     caller's), committed without waiting for its WAL to reach disk.
 
@@ -264,7 +266,7 @@ def _commit_one(statement: str, params: dict) -> tuple[list[int] | None, int]:
         if own:
             cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(statement, params)
-        return cursor.fetchone()
+        return cursor.fetchall()
 
 
 def _in_pool_thread(work: Callable[[], int]) -> int:

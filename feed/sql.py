@@ -63,12 +63,9 @@ WHERE f.followee_id = %(author)s{f_range}
     insert = f"INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)"
     if not skip_existing:
         return f"""
-WITH written AS (
-    {insert}
-    SELECT t.follower_id, %(post)s, %(author)s, %(created_at)s FROM ({targets}) t
-    RETURNING owner_id
-)
-SELECT array_agg(owner_id), count(*) FROM written
+{insert}
+SELECT t.follower_id, %(post)s, %(author)s, %(created_at)s FROM ({targets}) t
+RETURNING owner_id
 """  # noqa: S608
     return f"""
 WITH t AS MATERIALIZED ({targets}), written AS (
@@ -76,7 +73,7 @@ WITH t AS MATERIALIZED ({targets}), written AS (
     SELECT t.follower_id, %(post)s, %(author)s, %(created_at)s FROM t
     ON CONFLICT DO NOTHING RETURNING 1
 )
-SELECT array_agg(t.follower_id), (SELECT count(*) FROM written) FROM t
+SELECT t.follower_id, (SELECT count(*) FROM written) FROM t
 """  # noqa: S608
 
 

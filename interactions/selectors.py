@@ -41,13 +41,13 @@ def get_comment(viewer: User, comment_id: int) -> Comment | None:
 
 
 def likes_of(user_id: int) -> QuerySet[Like]:
-    """The user's likes of posts anyone may see, with each post and its author."""
+    """The user's likes of posts anyone may see (their post ids, for rendering)."""
     return Like.objects.filter(
         user_id=user_id,
         post__status=Post.Status.PUBLISHED,
         post__deleted_at__isnull=True,
         post__hidden_at__isnull=True,
-    ).select_related("post__author")
+    ).only("post_id", "created_at")
 
 
 # --- notifications ------------------------------------------------------------

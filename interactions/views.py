@@ -104,7 +104,7 @@ class UserLikesView(GenericAPIView):
         if user_selectors.get_user(request.user, user_id=user_id) is None:
             raise NotFound("User not found.")
         page = self.paginate_queryset(selectors.likes_of(user_id))
-        return post_page(self, [like.post for like in page])
+        return post_page(self, [like.post_id for like in page])
 
 
 # --- notifications ------------------------------------------------------------

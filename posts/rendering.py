@@ -234,7 +234,9 @@ def render_posts(
         if read is not None:
             revocations.settle(viewer, None)
     entries = _entries(ids, read)
-    loaded = {p.pk: p for p in posts if not isinstance(p, int)}
+    # Posts loaded whole are rendered as they are; a list page's lean rows (only what
+    # paging needs) just name their author, and what the cache lacks is loaded at once.
+    loaded = {p.pk: p for p in posts if not isinstance(p, int) and not p.get_deferred_fields()}
     _fill_misses(ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id)
     _look_up_likes(viewer_id, entries)
     out = []

@@ -27,15 +27,21 @@ def get_post(viewer: User, post_id: int) -> Post | None:
     return post
 
 
+# A list page loads only what paging needs; posts.rendering has the rest cached (and
+# loads what it lacks in one query).
+_PAGE_FIELDS = ("id", "author_id", "created_at")
+
+
 def user_timeline(author_id: int) -> QuerySet[Post]:
-    return visible_posts().filter(author_id=author_id)
+    return Post.objects.visible().filter(author_id=author_id).only(*_PAGE_FIELDS)
 
 
 def search_posts(q: str) -> QuerySet[Post]:
     """Visible posts matching the web-style query `q` ("quoted phrase", -not, or)."""
     # The same expression as the partial GIN index post_content_search, so that index serves it.
     return (
-        visible_posts()
+        Post.objects.visible()
+        .only(*_PAGE_FIELDS)
         .alias(document=content_search_vector())
         .filter(document=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch"))
     )
@@ -49,8 +55,8 @@ def search_users(viewer: User, q: str) -> QuerySet[User]:
 
 
 def hashtag_posts(tag: str) -> QuerySet[PostHashtag]:
-    """The PostHashtag rows of `tag` whose post is visible, with post and author in one query."""
-    return PostHashtag.objects.filter(visible_q("post__"), tag=tag).select_related("post__author")
+    """The PostHashtag rows of `tag` whose post is visible (their post ids, for rendering)."""
+    return PostHashtag.objects.filter(visible_q("post__"), tag=tag).only("post_id", "created_at")
 
 
 _TRENDING_KEY = "posts:trending_hashtags"

@@ -185,7 +185,7 @@ class HashtagPostsView(GenericAPIView):
         data = HashtagSerializer(data={"tag": tag})
         data.is_valid(raise_exception=True)
         rows = self.paginate_queryset(selectors.hashtag_posts(data.validated_data["tag"].lower()))
-        return post_page(self, [row.post for row in rows])
+        return post_page(self, [row.post_id for row in rows])
 
 
 class TrendingHashtagsView(APIView):

@@ -153,11 +153,11 @@ FEED_MAX_ENTRIES = env.int("FEED_MAX_ENTRIES", default=800)
 FEED_INACTIVE_DAYS = env.int("FEED_INACTIVE_DAYS", default=30)
 FEED_BACKFILL_POSTS = env.int("FEED_BACKFILL_POSTS", default=20)
 # Fan-out: followers per INSERT ... SELECT (each its own transaction), at most CHUNK and,
-# when a fan-out is split only to run at once, at least MIN_CHUNK (below that the extra
-# round trips cost more than the parallel insert saves); THREADS chunks written at
-# once, each on its own database connection (more than the database's cores is waste).
+# when a fan-out is split only to run at once, at least MIN_CHUNK (below that the bounds
+# query and the hand-off cost more than the parallel insert saves); THREADS chunks
+# written at once, each on its own connection (more than the database's cores is waste).
 FEED_FANOUT_CHUNK = env.int("FEED_FANOUT_CHUNK", default=2_500)
-FEED_FANOUT_MIN_CHUNK = env.int("FEED_FANOUT_MIN_CHUNK", default=200)
+FEED_FANOUT_MIN_CHUNK = env.int("FEED_FANOUT_MIN_CHUNK", default=500)
 FEED_FANOUT_THREADS = env.int("FEED_FANOUT_THREADS", default=2)
 FEED_TRIM_BATCH = env.int("FEED_TRIM_BATCH", default=2_000)
 FEED_BREAKER_OPEN_S = env.int("FEED_BREAKER_OPEN_S", default=15)
