@@ -22,7 +22,8 @@ _SALT = "puppies.cursor"
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
-    return signing.dumps(list(key), salt=_SALT, compress=True, serializer=_Serializer)
+    # Uncompressed: a key is a few dozen bytes, which zlib would not shrink for its cost.
+    return signing.dumps(list(key), salt=_SALT, serializer=_Serializer)
 
 
 def decode_cursor(cursor: str) -> list[Any]:
