@@ -42,7 +42,7 @@ bench-feed: services
 	$(BIN)/python bench/feed.py $(BENCH_ARGS)
 
 bench-http: services
-	$(BIN)/python bench/http.py $(BENCH_ARGS)
+	$(BIN)/python bench/http_load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The ceiling of bench/http.py: the fastest a DRF endpoint of ours could answer here.
+"""The ceiling of bench/http_load.py: the fastest a DRF endpoint of ours could answer here.
 
     .venv/bin/gunicorn bench.ceiling:application --bind 127.0.0.1:8001 --workers 4
 
@@ -7,7 +7,7 @@ and auth, which DRF imports), no database, no middleware, no authentication. One
 `APIView` answers GET on any path with a fixed page shaped like a `GET /v1/feed` page:
 `{"results": [20 posts], "next_cursor": "..."}`, each post with exactly our field names,
 rendered per request by DRF's default `JSONRenderer`. What the project's endpoints add on
-top (auth, Redis, PostgreSQL, serializers) is what bench/http.py measures against it.
+top (auth, Redis, PostgreSQL, serializers) is what bench/http_load.py measures against it.
 """
 
 from datetime import UTC, datetime, timedelta

@@ -36,8 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-# The project on the path instead of bench/ itself, whose http.py shadows the stdlib's.
-sys.path = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
+sys.path.insert(0, str(ROOT))
 
 FULL = {"users": 100_000, "posts": 1_000_000, "follows": 10_000_000}
 FOLLOWEE_EXPONENT = 1.0  # popularity ~ 1 / rank: a few huge accounts, a long tail

@@ -25,17 +25,17 @@ import os
 import queue
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.support import ensure_database, free_port  # noqa: E402 - needs ROOT on the path
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/puppies_bench_likes"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -45,18 +45,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["RATELIMIT_ENABLE"] = "false"  # a load test from one IP; limits are not measured
 
 
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-ensure_database()
+ensure_database(DATABASE_URL)
 
 import django  # noqa: E402
 
@@ -237,12 +226,6 @@ def http_send(port: int, post: Post, tokens: dict[int, str]):
         return response.status
 
     return send
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

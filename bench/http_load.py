@@ -1,6 +1,6 @@
 """Hot endpoints over HTTP under wrk, next to the ceiling of a bare DRF view, in one run.
 
-    .venv/bin/python bench/http.py [--duration 15] [--connections 32] [--threads 2]
+    .venv/bin/python bench/http_load.py [--duration 15] [--connections 32] [--threads 2]
         [--workers 4] [--only feed,like] [--json figures.json]
     make bench-http BENCH_ARGS="--duration 5"
 
@@ -48,23 +48,15 @@ LOG_LEVEL=WARNING. Bounded: the default run takes about 3 minutes, and the gunic
 starts are killed (process groups) on exit, on error and on Ctrl-C.
 """
 
-import os
-import sys
-
-# This file shares its name with the standard library's `http` package, and Python puts
-# the script's directory first on sys.path: take it off (append-then-remove drops the first
-# occurrence, the script's own when present; a trailing copy is harmless after the stdlib).
-sys.path.append(os.path.dirname(os.path.realpath(__file__)))
-sys.path.remove(os.path.dirname(os.path.realpath(__file__)))
-
 import argparse
 import http.client
 import json
+import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -74,6 +66,8 @@ from urllib.parse import quote, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.support import ensure_database, free_port  # noqa: E402 - needs ROOT on the path
 
 SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/puppies")
 DATABASE_URL = os.environ.get(
@@ -197,7 +191,7 @@ def lua_str(text: str) -> str:
 
 
 LUA = """
--- written by bench/http.py: rotate through the variants, one per request
+-- written by bench/http_load.py: rotate through the variants, one per request
 local method = {method}
 local body_fmt = {body_fmt}
 local tokens = {{ {tokens} }}
@@ -333,12 +327,6 @@ def check(endpoint: Endpoint, tokens: list[str]) -> bytes:
 # --- servers -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Process:
     """A command in its own process group, its output to a log under LOG_DIR."""
 
@@ -454,17 +442,6 @@ def settle(app_port: int, data: "Dataset", tokens: list[str]) -> None:
 
 
 # --- dataset -----------------------------------------------------------------------
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 @dataclass
@@ -721,7 +698,7 @@ def print_table(rows: list[Endpoint], ceiling: float | None) -> None:
 
 def main(args: argparse.Namespace) -> int:
     wrk = ensure_wrk()
-    ensure_database()
+    ensure_database(DATABASE_URL)
     import django
 
     django.setup()

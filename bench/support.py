@@ -1,0 +1,22 @@
+"""What the benchmarks share: their own database, and free loopback ports."""
+
+import socket
+from urllib.parse import urlparse
+
+
+def ensure_database(url: str) -> None:
+    """Create the database of `url` on its server if it is missing."""
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
