@@ -533,7 +533,8 @@ def time_query(sql_text: str, params: dict) -> tuple[float, list]:
 
 
 def measure_reads(label: str, rounds: int = 5) -> dict:
-    """Feed reads (the one query behind GET /v1/feed) against the naive pull, per group.
+    """Feed reads from PostgreSQL (the one query behind GET /v1/feed when its first page
+    is not cached in Redis) against the naive pull, per group.
     One untimed round first, for both alike: hot feeds are in cache in production."""
     from feed import selectors, sql
 
@@ -542,10 +543,10 @@ def measure_reads(label: str, rounds: int = 5) -> dict:
 
     def feed_read(owner: int) -> list[float]:
         started = time.perf_counter()
-        _, cursor = selectors.feed_page(owner, after=None, limit=20)
+        cursor = selectors.stored_page(owner, after=None, limit=20).next_key
         first = time.perf_counter() - started
         started = time.perf_counter()
-        selectors.feed_page(owner, after=cursor, limit=20)
+        selectors.stored_page(owner, after=cursor, limit=20)
         return [first, time.perf_counter() - started]
 
     def naive_read(owner: int) -> list[float]:
@@ -595,7 +596,7 @@ def check_same_pages() -> None:
     readers = meta_get("readers")
     for group in VIP_GROUPS:
         owner = readers[str(group)][0]
-        feed_ids, _ = selectors.feed_page(owner, after=None, limit=20)
+        feed_ids = selectors.stored_page(owner, after=None, limit=20).post_ids
         _, naive_rows = time_query(sql.naive_page(after=False), {"owner": owner, "n": 20})
         same = feed_ids == [r[0] for r in naive_rows]
         print(f"  {group:>2} VIPs: feed page == naive page: {same}")

@@ -43,13 +43,21 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
         cached, read, lease = heads.first_page(owner, limit)
         if cached is not None:
             return FeedPage(cached.post_ids, cached.next_key, read=read)
+    return stored_page(owner.pk, after=after, limit=limit, lease=lease)
+
+
+def stored_page(
+    owner_id: int, *, after: FeedKey | None, limit: int, lease: bytes | None = None
+) -> FeedPage:
+    """The page from PostgreSQL: one query (two for a dormant feed); with a head lease,
+    the head is read along and cached unless the owner follows a VIP or is dormant."""
     window = (settings.FEED_HEAD_SIZE if lease else limit) + 1 + _SLACK
-    candidates, flags = _candidates(owner.pk, after=after, window=window, pull_all=False)
+    candidates, flags = _candidates(owner_id, after=after, window=window, pull_all=False)
     if "dormant" in flags:
-        candidates, _ = _candidates(owner.pk, after=after, window=window, pull_all=True)
+        candidates, _ = _candidates(owner_id, after=after, window=window, pull_all=True)
     if lease and not flags:
         visible = [(pid, at) for pid, at, seen in candidates if seen][: settings.FEED_HEAD_SIZE]
-        heads.store(owner.pk, lease, visible, complete=len(candidates) < window)
+        heads.store(owner_id, lease, visible, complete=len(candidates) < window)
     page = _page_of(candidates, limit, window)
     page.dormant = "dormant" in flags
     return page
