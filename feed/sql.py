@@ -45,9 +45,9 @@ def push_range(*, skip_existing: bool, lower: bool, upper: bool) -> str:
     The first attempt is a plain INSERT ... RETURNING owner_id. ON CONFLICT DO NOTHING
     (speculative insertion: a primary-key probe and an extra WAL record per row, ~25%
     slower) is only used when that one hits a row already there (a redelivered task, a
-    concurrent follow backfill); it returns every owner of the range, each with the
-    number of rows it wrote, not only the owners it wrote to: the run that wrote the
-    others may have died between its commit and dropping their heads.
+    concurrent follow backfill). That one returns (owner, rows it wrote) for every owner
+    of the range, not only those it wrote to: the run that wrote the others may have
+    died between its commit and dropping their heads.
 
     The range is repeated on the dormant side: it bounds the merge anti-join's scan of
     the dormant marks to the chunk's ids (else it reads them from the lowest id on).

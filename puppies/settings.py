@@ -157,7 +157,7 @@ FEED_BACKFILL_POSTS = env.int("FEED_BACKFILL_POSTS", default=20)
 # query and the hand-off cost more than the parallel insert saves); THREADS chunks
 # written at once, each on its own connection (more than the database's cores is waste).
 FEED_FANOUT_CHUNK = env.int("FEED_FANOUT_CHUNK", default=2_500)
-FEED_FANOUT_MIN_CHUNK = env.int("FEED_FANOUT_MIN_CHUNK", default=500)
+FEED_FANOUT_MIN_CHUNK = env.int("FEED_FANOUT_MIN_CHUNK", default=750)
 FEED_FANOUT_THREADS = env.int("FEED_FANOUT_THREADS", default=2)
 FEED_TRIM_BATCH = env.int("FEED_TRIM_BATCH", default=2_000)
 FEED_BREAKER_OPEN_S = env.int("FEED_BREAKER_OPEN_S", default=15)

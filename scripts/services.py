@@ -54,35 +54,38 @@ def as_postgres(cmd: list[str]) -> list[str]:
 def postgres_settings() -> dict[str, str]:
     """Server settings for the feed's write-heavy fan-out, sized from this machine's RAM.
 
-    Measured with bench/feed.py (README, "Fan-out"): fan-out is one INSERT ... SELECT
-    per chunk of followers, each row a heap tuple plus two index entries and ~270 bytes
-    of WAL, into pages spread over every follower's feed.
+    Fan-out is one INSERT ... SELECT per chunk of followers: per row a heap tuple, two
+    index entries and ~275 bytes of WAL, into pages spread over every follower's feed
+    (README, "Fan-out", has the measurements).
     """
     ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
     return {
-        # The feed's indexes (owner-first: a fan-out touches a leaf page per follower or
-        # so) must stay in shared buffers; at the default 128MB a backend evicts and
-        # writes dirty pages itself mid-INSERT. A quarter of RAM, the usual share (the
-        # OS cache holds the rest); past 8GB checkpoints only get heavier.
+        # The feed's indexes lead with the owner, so a fan-out touches about one leaf
+        # page per follower: they must stay in shared buffers, or backends evict and
+        # write dirty pages themselves mid-INSERT (the default 128MB holds less than the
+        # --scale 0.05 benchmark's feed). A quarter of RAM, the usual share; the OS cache
+        # holds the rest, and past 8GB checkpoints only get heavier.
         "shared_buffers": f"{min(ram_mb // 4, 8192)}MB",
-        # Planner only: what the OS cache adds, so it keeps choosing index scans.
+        # Planner only: what the OS cache adds, so that it keeps choosing index scans.
         "effective_cache_size": f"{ram_mb // 2}MB",
-        # Per sort or hash node: the feed rebuild's sort and a hash of the dormant marks
-        # stay in memory (the default 4MB spills to disk past ~100k dormant owners).
+        # Per sort or hash node: the feed rebuild's sort, and a hash of the dormant marks
+        # when many owners are dormant (4MB holds ~80k), stay in memory.
         "work_mem": "32MB",
-        # A 9k-follower fan-out writes ~2.5MB of WAL in a few ms from two backends; the
-        # default (shared_buffers / 32, at most 16MB) has them wait for WAL buffers to be
-        # written out (wait event WALBufMapping, pg_stat_wal.wal_buffers_full).
+        # A 9k-follower fan-out writes ~2.5MB of WAL in ~40 ms from two backends: with
+        # the default (shared_buffers / 32, 4MB at 128MB) they wait for WAL buffers to be
+        # written out (pg_stat_wal.wal_buffers_full: 600-3000 per benchmark run; 0 here).
         "wal_buffers": "64MB",
-        # Fewer checkpoints: after each one, the first change to every page logs the
-        # whole 8kB page (full-page image), which multiplies fan-out's WAL. Sustained
-        # fan-out writes ~50MB/s of WAL: 4GB is a checkpoint every ~80 s at most.
+        # Fewer checkpoints: after one, the first change to each page logs all 8kB of it
+        # (full-page image), which multiplies fan-out's WAL (6k images in a benchmark run
+        # that crossed a checkpoint, none here). Sustained fan-out writes ~55MB/s of WAL:
+        # a checkpoint every ~40 s at the most (the default 1GB: every ~10 s).
         "max_wal_size": "4GB",
-        "min_wal_size": "1GB",  # recycled WAL segments: no new ones created mid-fan-out
+        "min_wal_size": "1GB",  # WAL segments recycled, not created, mid-fan-out
         "checkpoint_timeout": "15min",  # crash recovery replays at most ~15 min of WAL
-        # On, as the default: an acknowledged post (and the outbox event that guarantees
-        # its fan-out) must survive a crash. Fan-out chunks alone turn it off for their
-        # own transactions (feed/services.py says why that is safe).
+        # On, the default, said explicitly: an acknowledged post (and the outbox event
+        # that guarantees its fan-out) must survive a crash. Fan-out chunks turn it off
+        # for their own transactions only (feed/services.py, _commit_one, says why that
+        # is safe).
         "synchronous_commit": "on",
     }
 
