@@ -97,8 +97,9 @@ class DormantFeed(models.Model):
     """An owner whose feed fan-out no longer maintains (inactive for FEED_INACTIVE_DAYS).
 
     Marked by a beat job; fan-out skips these owners with an anti-join on this small
-    table (cheaper per row than reading users.last_active_at), and the owner's next
-    feed read removes the mark and rebuilds the feed.
+    table (cheaper per row than reading users.last_active_at). The owner's next feed
+    read is pulled from every followee and asks a worker (feed.tasks.wake_feed) to remove
+    the mark and rebuild the feed: a GET writes nothing.
     """
 
     owner = models.OneToOneField(
