@@ -16,7 +16,8 @@ class MediaSerializer(serializers.Serializer):
 
 
 class PostSerializer(serializers.ModelSerializer):
-    """A post as clients see it. Posts come from posts.selectors with viewer state applied."""
+    """A post as clients see it: the schema of what posts.rendering answers, and what it caches
+    (PostBodySerializer) of each post."""
 
     author = AuthorSerializer(read_only=True)
     media = serializers.SerializerMethodField()
