@@ -2,6 +2,9 @@
 on the very next request: suspension, logout, password change, a deleted account; and
 while Redis is down (or after it lost its data) PostgreSQL decides instead."""
 
+import time
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,6 +13,7 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from users import revocations, services
+from users.auth import AccessToken
 from users.models import User
 from users.tests.factories import UserFactory
 
@@ -177,3 +181,26 @@ def test_the_check_riding_on_a_view_script_refuses_a_suspended_token_and_records
     assert client.get("/v1/feed").status_code == 401
     assert client.post(f"/v1/posts/{post.id}/likes").status_code == 401
     assert like_buffer.client().hlen(like_buffer.keys(post.id)[0]) == 0
+
+
+def test_a_token_verified_before_still_expires_on_time(member):
+    """Verified tokens are remembered per process, but never past their `exp`."""
+    token = AccessToken.for_user(member)
+    token.set_exp(lifetime=timedelta(seconds=1))
+    client = client_with(str(token))
+    assert client.get("/v1/users/me").status_code == 200  # verified, and remembered
+
+    time.sleep(1.1)
+    response = client.get("/v1/users/me")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_not_valid"
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_refused(member):
+    access = log_in(member.username)["access"]
+    assert client_with(access).get("/v1/users/me").status_code == 200
+    header, payload, signature = access.split(".")
+    forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+
+    assert client_with(forged).get("/v1/users/me").status_code == 401
