@@ -253,12 +253,8 @@ def _record(post_keys: tuple, post_id: int, args: tuple) -> list:
     now_ms = int(time.time() * 1000)
     args = (*args[:4], now_ms, *args[4:])
 
-    def build(pipe):
-        pipe.evalsha(_INTENT.sha, len(post_keys), *post_keys, *args)
-        # After the intent, so a drain that claimed the post before it still sees it dirty.
-        pipe.sadd(DIRTY, post_id)
-
-    return _pipelined(build)[0]
+    # SADD after the intent, so a drain that claimed the post before it still sees it dirty.
+    return _INTENT(list(post_keys), args, redis_client=client(), also=[("SADD", DIRTY, post_id)])
 
 
 def depth() -> int:

@@ -2,10 +2,13 @@
 
 Django's cache (django-redis) pickles values and adds a round trip of its own per call;
 the hot paths (post and feed caches, token revocation, activity stamps) talk to Redis
-directly, in pipelines, with raw bytes.
+directly, in pipelines, with raw bytes. Scripts, the one call of each hot request, go
+over a connection each thread keeps (`execute`): redis-py's client-level machinery per
+command (pool checkout, retries, observability hooks) costs more than the round trip.
 """
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Sequence
 
@@ -44,24 +47,77 @@ def client(
     return found
 
 
+class _Lanes(threading.local):
+    """This thread's own connection per client, made from the client's settings."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.connections: dict[int, redis.Connection] = {}
+
+
+_lanes = _Lanes()
+
+
+def execute(commands: Sequence[Sequence], redis_client: redis.Redis | None = None) -> list:
+    """Raw commands in one round trip on this thread's connection -> their raw replies
+    (no redis-py response callbacks). All replies are read before the first error reply
+    is raised, so the connection stays in step. A connection Redis dropped (a restart) is
+    made again once; Unavailable if that fails too."""
+    redis_client = redis_client or client()
+    if _lanes.pid != os.getpid():  # forked: the parent's sockets are not ours to use
+        _lanes.pid, _lanes.connections = os.getpid(), {}
+    conn = _lanes.connections.get(id(redis_client))
+    if conn is None:
+        pool = redis_client.connection_pool
+        conn = _lanes.connections[id(redis_client)] = pool.connection_class(
+            **pool.connection_kwargs
+        )
+    for attempt in range(2):
+        try:
+            conn.send_packed_command(conn.pack_commands(commands))
+            replies, error = [], None
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:
+                    replies.append(exc)
+                    error = error or exc
+        except Unavailable as exc:
+            conn.disconnect()
+            if attempt or isinstance(exc, redis.TimeoutError):
+                raise
+            continue
+        if error is not None:
+            raise error
+        return replies
+    raise AssertionError("unreachable")
+
+
 class Script:
     """A Lua script, run by its SHA; loaded again when Redis lost it (a restart).
 
-    Call it for a round trip of its own, or queue it with `on` in a pipeline that
-    `pipelined` executes.
+    Call it for a round trip of its own (raw commands in `also` ride along, their
+    replies dropped), or queue it with `on` in a pipeline that `pipelined` executes.
     """
 
     def __init__(self, source: str):
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    def __call__(self, keys: list, args: Sequence = (), *, redis_client: redis.Redis | None = None):
-        redis_client = redis_client or client()
+    def __call__(
+        self,
+        keys: list,
+        args: Sequence = (),
+        *,
+        redis_client: redis.Redis | None = None,
+        also: Sequence[Sequence] = (),
+    ):
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
-            return redis_client.evalsha(self.sha, len(keys), *keys, *args)
+            return execute([command, *also], redis_client)[0]
         except NoScriptError:
-            redis_client.script_load(self.source)
-            return redis_client.evalsha(self.sha, len(keys), *keys, *args)
+            execute([("SCRIPT", "LOAD", self.source)], redis_client)
+            return execute([command, *also], redis_client)[0]
 
     def on(self, pipe: redis.client.Pipeline, keys: Sequence, args: Sequence = ()) -> None:
         pipe.evalsha(self.sha, len(keys), *keys, *args)

@@ -11,6 +11,7 @@ from posts import rendering
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from posts.tests.test_media import create, image_bytes, upload
+from puppies import redis as puppies_redis
 from users import services as user_services
 from users.models import User
 from users.tests.factories import UserFactory
@@ -180,3 +181,20 @@ def test_suspended_author_profile_summary_does_not_block_rendering(api, moderato
     user_services.suspend_user(author, actor=moderator, reason="spam")
 
     assert detail(api, post.id)["id"] == post.id  # posts stay up, judged one by one
+
+
+def test_a_connection_redis_dropped_is_made_again_without_falling_back(as_user):
+    """A Redis restart (or its idle timeout) closes the connection each process keeps for
+    the hot scripts; the next read reconnects and is still served from the cache."""
+    post = PostFactory(content="cached")
+    detail(as_user, post.id), detail(as_user, post.id)  # the post, then its author's card
+    drain_like_buffer()  # builds the viewer's liked set
+    detail(as_user, post.id)  # over this thread's connection
+    own_id = puppies_redis.execute([("CLIENT", "ID")])[0]
+    puppies_redis.client().execute_command("CLIENT", "KILL", "ID", own_id)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert detail(as_user, post.id)["content"] == "cached"
+
+    assert not queries.captured_queries
+    assert puppies_redis.execute([("CLIENT", "ID")])[0] != own_id
