@@ -21,6 +21,7 @@ what the change replaced. The very next read after a change is therefore fresh.
 """
 
 import contextlib
+import functools
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -330,7 +331,6 @@ def _fill_misses(
     viewer_id: int | None,
 ) -> None:
     """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards."""
-    from posts.serializers import AuthorSerializer, PostBodySerializer
 
     def body_needed(entry: _Entry) -> bool:
         # A tombstone answers "not visible" unless its author is the one asking.
@@ -348,11 +348,8 @@ def _fill_misses(
             .in_bulk()
         )
     posts = [loaded[p] for p in need_body if p in loaded and loaded[p].deleted_at is None]
-    # One serializer for the lot (DRF builds a serializer's fields once per instance), and
-    # none on a page served whole from the cache: building one costs more than the page.
-    bodies = PostBodySerializer(posts, many=True).data if posts else []
-    for post, data in zip(posts, bodies, strict=True):
-        entry, fragment = entries[post.pk], orjson.dumps(data)[1:-1]
+    for post in posts:
+        entry, fragment = entries[post.pk], orjson.dumps(_body().to_representation(post))[1:-1]
         if post.is_visible:
             header = b"%d|%d|" % (post.author_id, post.like_count)
             fills.append((post_key(post.pk), entry.version, header + fragment))
@@ -368,10 +365,8 @@ def _fill_misses(
         authors = {p.author_id: p.author for p in loaded.values() if p.author_id in author_ids}
         authors.update(User.objects.in_bulk(author_ids - authors.keys()))
         cards = {
-            author.pk: orjson.dumps(data)
-            for author, data in zip(
-                authors.values(), AuthorSerializer(authors.values(), many=True).data, strict=True
-            )
+            author.pk: orjson.dumps(_card().to_representation(author))
+            for author in authors.values()
         }
         for entry in need_card:
             entry.card = cards[int(entry.body[0])]
@@ -381,18 +376,33 @@ def _fill_misses(
     _fill(fills)
 
 
+# One serializer each per process, their fields built once: DRF builds a ModelSerializer's
+# fields anew for every instance, which costs more than rendering the post. Output only,
+# without context, so one instance serves every request and thread.
+@functools.cache
+def _body():
+    from posts.serializers import PostBodySerializer
+
+    return PostBodySerializer()
+
+
+@functools.cache
+def _card():
+    from users.serializers import AuthorSerializer
+
+    return AuthorSerializer()
+
+
 def _fill(fills: list[tuple[str, object, bytes]]) -> None:
     # Read without Redis, or over a tombstone whose version we lack: nothing to store.
-    fills = [fill for fill in fills if fill[1] is not None and fill[1] != b"tombstone"]
-
-    def build(pipe):
-        for key, version, payload in fills:
-            payload = b"%s|%s" % (version, payload)
-            _FILL.on(pipe, [key, version_key(key)], [version, payload, CACHE_TTL_S])
-
-    if fills:
+    calls = [
+        (_FILL, [key, version_key(key)], [version, b"%s|%s" % (version, payload), CACHE_TTL_S])
+        for key, version, payload in fills
+        if version is not None and version != b"tombstone"
+    ]
+    if calls:
         with contextlib.suppress(puppies_redis.Unavailable):
-            puppies_redis.pipelined(build, [_FILL])
+            puppies_redis.run_scripts(calls)
 
 
 def _look_up_likes(viewer_id: int | None, entries: dict[int, _Entry]) -> None:

@@ -112,15 +112,29 @@ class Script:
         redis_client: redis.Redis | None = None,
         also: Sequence[Sequence] = (),
     ):
-        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        command = self.command(keys, args)
         try:
             return execute([command, *also], redis_client)[0]
         except NoScriptError:
             execute([("SCRIPT", "LOAD", self.source)], redis_client)
             return execute([command, *also], redis_client)[0]
 
+    def command(self, keys: Sequence, args: Sequence = ()) -> tuple:
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
+
     def on(self, pipe: redis.client.Pipeline, keys: Sequence, args: Sequence = ()) -> None:
         pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+
+def run_scripts(calls: Sequence[tuple[Script, Sequence, Sequence]], redis_client=None) -> list:
+    """(script, keys, args) calls in one round trip (see `execute`) -> their replies; the
+    scripts are loaded again if Redis lost them."""
+    commands = [script.command(keys, args) for script, keys, args in calls]
+    try:
+        return execute(commands, redis_client)
+    except NoScriptError:
+        execute([("SCRIPT", "LOAD", s.source) for s in {c[0] for c in calls}], redis_client)
+        return execute(commands, redis_client)
 
 
 def pipelined(
