@@ -73,12 +73,3 @@ class LikeSerializer(serializers.Serializer):
     post_id = serializers.IntegerField(read_only=True)
     liked_by_me = serializers.BooleanField(read_only=True)
     like_count = serializers.IntegerField(read_only=True)
-
-    def to_representation(self, state) -> dict:
-        # The like path's answer, built directly: DRF's per-call copy of the fields above
-        # (which document it) costs more than the rest of a cached like.
-        return {
-            "post_id": state.post_id,
-            "liked_by_me": state.liked_by_me,
-            "like_count": state.like_count,
-        }

@@ -38,13 +38,16 @@ def notify(
     recipient_id = recipient if isinstance(recipient, int) else recipient.pk
     if recipient_id == actor.pk:
         return
-    try:
-        with transaction.atomic():
-            Notification.objects.create(
-                recipient_id=recipient_id, actor=actor, type=type, post=post, comment=comment
+    # A like or follow notifies once (a unique index): its repeat is dropped by the insert
+    # itself, which needs no savepoint round trips around it.
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient_id=recipient_id, actor_id=actor.pk, type=type, post=post, comment=comment
             )
-    except IntegrityError:
-        pass  # already notified of this like or follow
+        ],
+        ignore_conflicts=True,
+    )
 
 
 # --- mentions -----------------------------------------------------------------

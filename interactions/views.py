@@ -18,6 +18,7 @@ from interactions.serializers import (
 from posts import selectors as post_selectors
 from posts.serializers import PostSerializer
 from posts.views import post_page
+from puppies.serializers import represent
 from users import selectors as user_selectors
 
 # --- comments -----------------------------------------------------------------
@@ -46,7 +47,7 @@ class PostCommentsView(GenericAPIView):
         data = CommentWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.create_comment(post=post, author=request.user, **data.validated_data)
-        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        return Response(represent(CommentSerializer, comment), status=status.HTTP_201_CREATED)
 
 
 class CommentDetailView(GenericAPIView):
@@ -160,7 +161,7 @@ class PostLikeView(GenericAPIView):
     def post(self, request, post_id: int):
         state = services.like_post(request.user, post_id)
         return Response(
-            LikeSerializer(state).data,
+            represent(LikeSerializer, state),
             status=status.HTTP_201_CREATED if state.created else status.HTTP_200_OK,
         )
 

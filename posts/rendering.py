@@ -21,7 +21,6 @@ what the change replaced. The very next read after a change is therefore fresh.
 """
 
 import contextlib
-import functools
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -31,6 +30,7 @@ from django.db import transaction
 from interactions.models import Like
 from posts.models import Post
 from puppies import redis as puppies_redis
+from puppies.serializers import represent
 from users import revocations
 from users.models import User
 
@@ -331,6 +331,7 @@ def _fill_misses(
     viewer_id: int | None,
 ) -> None:
     """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards."""
+    from posts.serializers import AuthorSerializer, PostBodySerializer
 
     def body_needed(entry: _Entry) -> bool:
         # A tombstone answers "not visible" unless its author is the one asking.
@@ -349,7 +350,7 @@ def _fill_misses(
         )
     posts = [loaded[p] for p in need_body if p in loaded and loaded[p].deleted_at is None]
     for post in posts:
-        entry, fragment = entries[post.pk], orjson.dumps(_body().to_representation(post))[1:-1]
+        entry, fragment = entries[post.pk], orjson.dumps(represent(PostBodySerializer, post))[1:-1]
         if post.is_visible:
             header = b"%d|%d|" % (post.author_id, post.like_count)
             fills.append((post_key(post.pk), entry.version, header + fragment))
@@ -365,7 +366,7 @@ def _fill_misses(
         authors = {p.author_id: p.author for p in loaded.values() if p.author_id in author_ids}
         authors.update(User.objects.in_bulk(author_ids - authors.keys()))
         cards = {
-            author.pk: orjson.dumps(_card().to_representation(author))
+            author.pk: orjson.dumps(represent(AuthorSerializer, author))
             for author in authors.values()
         }
         for entry in need_card:
@@ -374,23 +375,6 @@ def _fill_misses(
             # the author: the card is then cached by a later render.
             fills.append((_card_key(int(entry.body[0])), entry.card_version, entry.card))
     _fill(fills)
-
-
-# One serializer each per process, their fields built once: DRF builds a ModelSerializer's
-# fields anew for every instance, which costs more than rendering the post. Output only,
-# without context, so one instance serves every request and thread.
-@functools.cache
-def _body():
-    from posts.serializers import PostBodySerializer
-
-    return PostBodySerializer()
-
-
-@functools.cache
-def _card():
-    from users.serializers import AuthorSerializer
-
-    return AuthorSerializer()
 
 
 def _fill(fills: list[tuple[str, object, bytes]]) -> None:

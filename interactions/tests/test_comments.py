@@ -2,6 +2,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from interactions.models import Comment, Notification
@@ -307,3 +308,22 @@ def test_concurrent_deletes_of_one_comment_count_once():
 
     assert sorted(statuses) == [204, 404]
     assert comment_count(post) == 0
+
+
+def test_a_comment_costs_a_fixed_number_of_queries(as_user, user):
+    """The comment endpoint is benchmarked (bench/http_load.py): its budget is exact."""
+    post = PostFactory()
+    as_user.post(f"/v1/posts/{post.id}/comments", {"content": "warm"}, format="json")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = as_user.post(
+            f"/v1/posts/{post.id}/comments", {"content": "Good dog!"}, format="json"
+        )
+
+    assert response.status_code == 201
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # The post; then one transaction (a savepoint inside the test's own): count the comment,
+    # the commenter's row (the answer's author summary), the comment, the notification.
+    assert statements == [
+        "SELECT", "SAVEPOINT", "UPDATE", "SELECT", "INSERT", "INSERT", "RELEASE"
+    ], statements  # fmt: skip

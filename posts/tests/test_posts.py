@@ -1,5 +1,8 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from interactions.services import drain_like_buffer
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from users.tests.factories import UserFactory
@@ -241,3 +244,18 @@ def test_an_edit_notifies_only_the_newly_mentioned(as_user, user):
         bella.id,
         max_.id,
     ]
+
+
+def test_a_post_costs_a_fixed_number_of_queries(as_user):
+    """Post creation is benchmarked (bench/http_load.py): its budget is exact."""
+    as_user.post("/v1/posts", {"content": "warm"}, format="json")
+    drain_like_buffer()  # builds the author's liked set, as the beat job does
+
+    with CaptureQueriesContext(connection) as queries:
+        response = as_user.post("/v1/posts", {"content": "Good dog!"}, format="json")
+
+    assert response.status_code == 201
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # One transaction (a savepoint inside the test's own): the post, the author's post_count,
+    # the fan-out's outbox event. Nothing to read: the answer is rendered from the row.
+    assert statements == ["SAVEPOINT", "INSERT", "UPDATE", "INSERT", "RELEASE"], statements

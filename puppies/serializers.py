@@ -1,0 +1,20 @@
+"""Output through one serializer instance per class and process.
+
+DRF builds a serializer's fields anew for every instance: for a ModelSerializer that is
+most of the cost of answering one object (a post's body, a new comment). Output needs no
+per-request state, so one instance serves every request and thread.
+"""
+
+import functools
+
+from rest_framework import serializers
+
+
+@functools.cache
+def _instance(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer_class()
+
+
+def represent(serializer_class: type[serializers.Serializer], instance) -> dict:
+    """`serializer_class(instance).data`, for a serializer that reads no context."""
+    return _instance(serializer_class).to_representation(instance)
