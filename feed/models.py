@@ -58,8 +58,9 @@ class OutboxEvent(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
-    # Set when it is handed to the broker; the relay re-dispatches it if it is still
-    # unprocessed OUTBOX_REDISPATCH_AFTER_S later (broker down, worker killed).
+    # Set when it is written (the relay hands it to the broker at commit) and at each
+    # re-dispatch: `relay_outbox` dispatches it again if it is still unprocessed
+    # OUTBOX_REDISPATCH_AFTER_S later (broker down, worker killed, notification lost).
     dispatched_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)

@@ -1,9 +1,10 @@
 """Writes to home feeds: the outbox, fan-out, backfill, trimming.
 
 Other apps call only the five hooks at the top, inside the transaction of the change
-they announce. A post's fan-out is an OutboxEvent written in that transaction and
-dispatched after commit; `relay_outbox` re-dispatches what was not processed in time,
-so a broker outage or a killed worker delays a fan-out but never loses it.
+they announce. A post's fan-out is an OutboxEvent written in that transaction, which
+the workers' relay (feed.relay) hands to the broker at commit; `relay_outbox`
+re-dispatches what was not processed in time, so a broker outage or a killed worker
+delays a fan-out but never loses it.
 """
 
 import contextlib
@@ -79,8 +80,12 @@ def stop_following(follower: User, followee: User) -> None:
 
 
 def _emit(post: Post, kind: str) -> None:
-    event = OutboxEvent.objects.create(kind=kind, post=post)
-    transaction.on_commit(lambda: dispatch(event.pk))
+    """The event, written with the change; the relay (feed.relay) dispatches it at commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.EMIT, {"kind": kind, "post": post.pk})
+        event_id = cursor.fetchone()[0]
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # no worker, so no relay: fan out here
+        transaction.on_commit(lambda: dispatch(event_id))
 
 
 def dispatch(event_id: int) -> bool:
@@ -105,10 +110,13 @@ def dispatch(event_id: int) -> bool:
     return True
 
 
-def relay_outbox(limit: int = 1000) -> int:
-    """Re-dispatch events still unprocessed OUTBOX_REDISPATCH_AFTER_S after dispatch."""
+def relay_outbox(limit: int = 1000, *, due_after_s: float | None = None) -> int:
+    """Re-dispatch events still unprocessed `due_after_s` (OUTBOX_REDISPATCH_AFTER_S)
+    after their last dispatch."""
     now = timezone.now()
-    due = now - timedelta(seconds=settings.OUTBOX_REDISPATCH_AFTER_S)
+    if due_after_s is None:
+        due_after_s = settings.OUTBOX_REDISPATCH_AFTER_S
+    due = now - timedelta(seconds=due_after_s)
     with transaction.atomic():
         ids = list(
             OutboxEvent.objects.select_for_update(skip_locked=True)

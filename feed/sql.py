@@ -1,6 +1,6 @@
 """The set-based SQL of the feed, in one place (table names from the models)."""
 
-from feed.models import DormantFeed, FeedEntry, VipAuthor
+from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from posts.models import Post
 from users.models import Follow, User
 
@@ -10,6 +10,18 @@ DORMANT = DormantFeed._meta.db_table
 POST = Post._meta.db_table
 FOLLOW = Follow._meta.db_table
 USER = User._meta.db_table
+OUTBOX = OutboxEvent._meta.db_table
+
+# An outbox event and its notification in one statement; PostgreSQL delivers the
+# notification when (and only if) the transaction commits (feed.relay listens).
+OUTBOX_CHANNEL = "feed_outbox"
+EMIT = f"""
+WITH event AS (
+    INSERT INTO {OUTBOX} (kind, post_id, created_at, dispatched_at, attempts)
+    VALUES (%(kind)s, %(post)s, now(), now(), 1) RETURNING id
+)
+SELECT id, pg_notify('{OUTBOX_CHANNEL}', id::text) FROM event
+"""  # noqa: S608
 
 VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"
 
