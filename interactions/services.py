@@ -4,7 +4,8 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Collection
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from interactions import like_buffer
 from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
 from posts.models import Post
-from posts.rendering import post_changed
+from posts.rendering import invalidate_posts, post_changed
 from puppies.errors import ServiceUnavailable
 from users import revocations
 from users.models import User
@@ -112,6 +113,89 @@ def create_comment(*, post: Post, author: User, content: str) -> Comment:
     notify(post.author_id, author, Notification.Type.COMMENT, post=post, comment=comment)
     notify_mentions(author, content, post=post, comment=comment, skip=[post.author_id])
     return comment
+
+
+@transaction.atomic
+def import_comments(*, author: User, items: Sequence[tuple[int, str]]) -> list[int | None]:
+    """Many comments of `author` at once (an import), `items` being (post id, content).
+
+    What `create_comment` does for each, set-based: posts not visible (deleted, hidden,
+    missing) get none (None in their place in the result); comment_count moves in the
+    same transaction, with the post rows locked; the post's author and the mentioned
+    are notified; the posts' cached renderings go once this commits.
+    """
+    if not items:
+        return []
+    wanted = sorted({post_id for post_id, _ in items})
+    # Locked in id order, so two imports into the same posts cannot deadlock.
+    authors = dict(
+        Post.objects.visible()
+        .filter(pk__in=wanted)
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", "author_id")
+    )
+    comments = Comment.objects.bulk_create(
+        [
+            Comment(post_id=post_id, author_id=author.pk, content=content)
+            for post_id, content in items
+            if post_id in authors
+        ]
+    )
+    per_post = Counter(comment.post_id for comment in comments)
+    if per_post:
+        posts = Post._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {posts} AS p SET comment_count = p.comment_count + t.n"  # noqa: S608 (table names from the models)
+                " FROM unnest(%s::bigint[], %s::int[]) AS t(id, n) WHERE p.id = t.id",
+                [list(per_post), list(per_post.values())],
+            )
+        changed = list(per_post)
+        transaction.on_commit(lambda: invalidate_posts(changed))
+    Notification.objects.bulk_create(
+        Notification(
+            recipient_id=authors[comment.post_id],
+            actor_id=author.pk,
+            type=Notification.Type.COMMENT,
+            post_id=comment.post_id,
+            comment=comment,
+        )
+        for comment in comments
+        if authors[comment.post_id] != author.pk
+    )
+    for comment in comments:
+        if "@" in comment.content:  # cheap test first: most imported texts mention nobody
+            notify_mentions(
+                author,
+                comment.content,
+                post=Post(pk=comment.post_id, author_id=authors[comment.post_id]),
+                comment=comment,
+                skip=[authors[comment.post_id]],
+            )
+    made = iter(comments)
+    return [next(made).pk if post_id in authors else None for post_id, _ in items]
+
+
+@transaction.atomic
+def import_comment_change(comment_id: int, *, author: User, content: str) -> bool:
+    """An imported comment's text changed at its source: the comment says it now.
+
+    Only the comment's author's own, live comment; newly mentioned users are notified.
+    """
+    comment = (
+        Comment.objects.select_for_update()
+        .filter(pk=comment_id, author_id=author.pk, deleted_at__isnull=True)
+        .first()
+    )
+    if comment is None:
+        return False
+    previous, comment.content = comment.content, content
+    comment.save(update_fields=["content"])
+    post = Post(pk=comment.post_id)
+    post_changed(post)
+    notify_mentions(author, content, post=post, comment=comment, previous_text=previous)
+    return True
 
 
 def can_delete_comment(comment: Comment, actor: User) -> bool:
