@@ -16,6 +16,7 @@ from users.admin import ModerationAdmin
 
 class SourceForm(forms.ModelForm):
     kind = forms.ChoiceField(choices=[(name, name) for name in sorted(KINDS)])
+    base_url = forms.URLField(max_length=500, assume_scheme="https")
 
     class Meta:
         model = Source

@@ -84,7 +84,7 @@ class _WaitHonouringRetryAfter:
 
     def __init__(self):
         self.backoff = wait_exponential_jitter(
-            initial=settings.INGEST_BACKOFF_S,
+            multiplier=settings.INGEST_BACKOFF_S,
             max=settings.INGEST_BACKOFF_MAX_S,
             jitter=settings.INGEST_BACKOFF_S,
         )
