@@ -1,34 +1,21 @@
 """Celery tasks of ingestion: each a few lines calling a service, safe to run twice.
 
-A run checks `stopping` between pages: a worker told to stop (SIGTERM, warm shutdown)
-commits or rolls back the page in hand, marks the run interrupted and returns; the next
-run resumes from the checkpoint.
+A run checks `stopping` between pages: a worker told to stop (SIGTERM to its pool
+process, as a container stop sends to the whole group; or a warm shutdown of a solo
+worker) commits the page in hand, marks the run interrupted and returns; the next run
+resumes from the checkpoint.
 """
 
+import contextlib
 import signal
 import threading
 
 from celery import shared_task
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import worker_shutting_down
 
 from ingestion import services
 
 stopping = threading.Event()
-_running = threading.Event()
-
-
-def _on_sigterm(signum, frame) -> None:
-    if not _running.is_set():  # idle: stop at once, as without this handler
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.raise_signal(signal.SIGTERM)
-    stopping.set()
-
-
-@worker_process_init.connect
-def _stop_runs_on_sigterm(**kwargs) -> None:
-    # A prefork child: a SIGTERM to it (a stopped container's process group) ends the run
-    # between two pages instead of in the middle of one.
-    signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @worker_shutting_down.connect
@@ -36,13 +23,26 @@ def _stop_runs_on_shutdown(**kwargs) -> None:
     stopping.set()  # solo and thread pools run tasks in the process being shut down
 
 
+@contextlib.contextmanager
+def _sigterm_stops_the_run():
+    """While a run goes on, SIGTERM asks it to stop after its page instead of killing the
+    process mid-page (billiard's own handler, put back afterwards, exits at once)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    except ValueError:  # not the main thread (thread pool): worker_shutting_down covers it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @shared_task(acks_late=True)
 def run_ingestion(run_id: int) -> str:
-    _running.set()
-    try:
+    stopping.clear()  # a pool process asked to stop before went on living: a fresh start
+    with _sigterm_stops_the_run():
         return services.execute_run(run_id, should_stop=stopping.is_set).status
-    finally:
-        _running.clear()
 
 
 @shared_task

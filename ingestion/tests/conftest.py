@@ -53,4 +53,3 @@ def staff(db):
 @pytest.fixture
 def as_staff(staff, client_for):
     return client_for(staff)
-

@@ -1,9 +1,9 @@
 """Imports through real HTTP from the local upstream: what is stored, what reruns do."""
 
-from interactions.models import Comment
 from ingestion import services
 from ingestion.models import DeadLetter, ImportedItem, IngestionRun
 from ingestion.tests.support import run_now
+from interactions.models import Comment
 from posts.models import Post, PostHashtag
 from users.models import User
 
