@@ -120,7 +120,7 @@ class Upstream:
             "userId": (n - 1) // 10 + 1,
             "id": n,
             "title": f"post {n}: {_words(n, 4)}",
-            "body": _words(n + 1, 24),
+            "body": _words(n + 1, 24) + (" #zoomies" if n % 10 == 0 else ""),
         }
         return self._missing(f"posts:{n}", item, ("title", "body"))
 

@@ -65,7 +65,7 @@ def test_rerun_duplicates_nothing_and_updates_what_changed(make_source, upstream
 
 def test_a_batch_costs_the_same_queries_whatever_its_size(make_source, upstream, count_queries):
     small, large = make_source(page_size=100), make_source(page_size=100)
-    upstream.dataset.posts = 5
+    upstream.dataset.posts = 10  # post 10 has a hashtag, as some of the 90 have
     small_queries, _ = count_queries(lambda: run_now(small))
     upstream.dataset.posts = 90  # still one page of posts and one of comments (< 100)
     upstream.dataset.comments_per_post = 1
@@ -195,3 +195,17 @@ def test_bot_posts_are_pulled_into_followers_feeds_without_fan_out(make_source, 
     assert feed.status_code == 200
     newest = bot_posts(source).order_by("-created_at", "-id").values_list("pk", flat=True)[:5]
     assert [post["id"] for post in feed.json()["results"]] == list(newest)
+
+
+def test_imported_texts_mention_our_users_as_posts_do(make_source, upstream):
+    from interactions.models import Notification
+    from users.tests.factories import UserFactory
+
+    rex = UserFactory(username="rex_the_dog")
+    upstream.edits["posts:1"] = {"body": "say hi to @rex_the_dog"}
+    upstream.edits["comments:2"] = {"body": "@Rex_The_Dog look"}
+    source = make_source()
+    run_now(source)
+    mentions = Notification.objects.filter(recipient=rex, type=Notification.Type.MENTION)
+    assert mentions.count() == 2
+    assert not Notification.objects.exclude(type=Notification.Type.MENTION).exists()
