@@ -109,13 +109,24 @@ class DeadLetter(models.Model):
 class ImportedItem(models.Model):
     """`external_id` of `source` became this post or comment; `checksum` is of its text."""
 
+    # No database constraints on these foreign keys: each would check every inserted row
+    # with a query of its own at commit (a few thousand per page of an import), and only
+    # ingestion.services writes here. Deletes still cascade here (Django's collector).
     pk = models.CompositePrimaryKey("source", "external_id")
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     external_id = models.CharField(max_length=200)  # "post:7", "comment:12", ...
     # Indexed: deleting a user or post cascades here by these columns.
-    post = models.ForeignKey("posts.Post", null=True, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(
+        "posts.Post", null=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     comment = models.ForeignKey(
-        "interactions.Comment", null=True, on_delete=models.CASCADE, related_name="+"
+        "interactions.Comment",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     checksum = models.CharField(max_length=32)
 

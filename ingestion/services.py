@@ -22,9 +22,10 @@ from datetime import timedelta
 
 import orjson
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 from rest_framework.exceptions import ValidationError
 
 from feed import services as feed
@@ -275,6 +276,10 @@ class _Page:
     error: str = ""
     body: str = ""
     last: bool = False
+    # What the items become, validated in the fetching thread: while it runs there, the
+    # run's thread waits on the database with the previous page (the GIL is free then).
+    pairs: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
 
 
 @dataclass
@@ -329,7 +334,8 @@ def _fetch_page(
         return _Page(number, url, error=str(exc))
     if stream.detailed:
         items = list(details.map(lambda ref: _fetch_detail(fetcher, stream, source, ref), items))
-    return _Page(number, url, items=items, last=last)
+    pairs, failures = _records_of(stream, source, items, number)
+    return _Page(number, url, items=items, last=last, pairs=pairs, failures=failures)
 
 
 def _fetch_detail(fetcher: client.Fetcher, stream: Stream, source: Source, ref: object) -> object:
@@ -396,28 +402,47 @@ def _write_page(
     checkpoint: dict,
     letters_open: bool,
 ) -> _Outcome:
-    """One page, one transaction: its items, its dead letters, the checkpoint, the counts."""
+    """One page, one transaction: its items, its dead letters, the checkpoint, the counts.
+
+    Tried again if PostgreSQL broke a deadlock by aborting it (a like drain updating the
+    same posts' counters in another order): the page is redone from the start."""
+    for attempt in range(_DEADLOCK_TRIES):
+        try:
+            return _write_page_once(run, source, stream, page, checkpoint, letters_open)
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, DeadlockDetected) or attempt + 1 == _DEADLOCK_TRIES:
+                raise
+            logger.warning("ingestion page %s of run %s deadlocked; again", page.number, run.pk)
+    raise AssertionError("unreachable")
+
+
+_DEADLOCK_TRIES = 3
+
+
+def _write_page_once(
+    run: IngestionRun,
+    source: Source,
+    stream: Stream,
+    page: _Page,
+    checkpoint: dict,
+    letters_open: bool,
+) -> _Outcome:
     if page.items is None:
         outcome = _Outcome(fetched=0)
         payload = {"stream": stream.name, "url": page.url, "page": page.number}
         if page.body:
             payload["body"] = page.body
         outcome.failures.append(_Failure(f"page:{stream.name}:{page.number}", payload, page.error))
-        pairs = []
     else:
-        pairs, failures = _records_of(stream, source, page.items, page.number)
         outcome = _Outcome(fetched=len(page.items))
     with transaction.atomic():
         # Not waiting for the commit to reach disk (~30 ms a page here): a crash may lose
         # the last pages committed, but their checkpoint goes with them, so the next run
         # simply imports them again, idempotently. Nothing else was told they were done.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        _lock_source(source)
-        if pairs:
-            _write_records(source, pairs, outcome)
-        if page.items is not None:
-            outcome.failures.extend(failures)
+        _lock_source(source, synchronous_commit=False)
+        if page.pairs:
+            _write_records(source, page.pairs, outcome)
+        outcome.failures.extend(page.failures)
         _record_failures(source, run, outcome.failures)
         if letters_open and outcome.done:
             _resolve(source, outcome.done)
@@ -441,10 +466,16 @@ def _count(source: Source, outcome: _Outcome) -> None:
         metrics.FAILED.labels(source.name).inc(len(outcome.failures))
 
 
-def _lock_source(source: Source) -> None:
+def _lock_source(source: Source, *, synchronous_commit: bool = True) -> None:
     """Serializes the writes of a run and of dead-letter retries of the same source, so
-    both cannot import the same new item at once."""
-    Source.objects.select_for_update().filter(pk=source.pk).values_list("pk").get()
+    both cannot import the same new item at once. (In the same round trip, the
+    transaction's synchronous_commit.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT set_config('synchronous_commit', %s, true) FROM {Source._meta.db_table}"  # noqa: S608 (table names from the models)
+            " WHERE id = %s FOR UPDATE",
+            ["on" if synchronous_commit else "off", source.pk],
+        )
 
 
 def checksum(content: str) -> str:

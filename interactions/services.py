@@ -116,6 +116,9 @@ def create_comment(*, post: Post, author: User, content: str) -> Comment:
     return comment
 
 
+_VISIBLE = "(p.status = %s AND p.deleted_at IS NULL AND p.hidden_at IS NULL)"
+
+
 @transaction.atomic
 def import_comments(*, author: User, items: Sequence[tuple[int, str]]) -> list[int | None]:
     """Many comments of `author` at once (an import), `items` being (post id, content).
@@ -127,27 +130,29 @@ def import_comments(*, author: User, items: Sequence[tuple[int, str]]) -> list[i
     """
     if not items:
         return []
-    wanted = sorted({post_id for post_id, _ in items})
-    # Locked in id order, so two imports into the same posts cannot deadlock.
-    authors = dict(
-        Post.objects.visible()
-        .filter(pk__in=wanted)
-        .order_by("pk")
-        .select_for_update()
-        .values_list("pk", "author_id")
-    )
+    per_post = sorted(Counter(post_id for post_id, _ in items).items())
+    # One statement counts the comments, locks the posts and says which are visible (the
+    # others get none and count nothing). Its only row filter is the primary key, so no
+    # stale statistics can make the planner walk a partial index of all live posts.
+    posts = Post._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {posts} AS p SET comment_count = p.comment_count"  # noqa: S608 (table names from the models)
+            f" + CASE WHEN {_VISIBLE} THEN t.n ELSE 0 END"
+            " FROM unnest(%s::bigint[], %s::int[]) AS t(id, n)"
+            f" WHERE p.id = t.id RETURNING p.id, p.author_id, {_VISIBLE}",
+            [
+                Post.Status.PUBLISHED,
+                [pk for pk, _ in per_post],
+                [n for _, n in per_post],
+                Post.Status.PUBLISHED,
+            ],
+        )
+        authors = {pk: author_id for pk, author_id, visible in cursor.fetchall() if visible}
     placed = [(post_id, content) for post_id, content in items if post_id in authors]
     comment_ids = _insert_comments(author, placed)
-    per_post = Counter(post_id for post_id, _ in placed)
-    if per_post:
-        posts = Post._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {posts} AS p SET comment_count = p.comment_count + t.n"  # noqa: S608 (table names from the models)
-                " FROM json_to_recordset(%s::json) AS t(id bigint, n int) WHERE p.id = t.id",
-                [orjson.dumps([{"id": pk, "n": n} for pk, n in per_post.items()]).decode()],
-            )
-        changed = list(per_post)
+    if authors:
+        changed = list(authors)
         transaction.on_commit(lambda: invalidate_posts(changed))
     # Model instances only for what notifies: an import's own posts (its bot's) notify no one.
     notified = [

@@ -209,3 +209,28 @@ def test_imported_texts_mention_our_users_as_posts_do(make_source, upstream):
     mentions = Notification.objects.filter(recipient=rex, type=Notification.Type.MENTION)
     assert mentions.count() == 2
     assert not Notification.objects.exclude(type=Notification.Type.MENTION).exists()
+
+
+def test_a_moderators_delete_holds_across_reruns(make_source, upstream, client_for):
+    from users.tests.factories import UserFactory
+
+    source = make_source()
+    run_now(source)
+    post_id = ImportedItem.objects.get(source=source, external_id="post:5").post_id
+    moderator = UserFactory(role=User.Role.MODERATOR)
+    assert client_for(moderator).delete(f"/v1/posts/{post_id}").status_code == 204
+
+    upstream.edits["posts:5"] = {"body": "changed upstream"}
+    rerun = run_now(source)
+    assert (rerun.created, rerun.updated) == (0, 0)
+    assert Post.objects.get(pk=post_id).deleted_at is not None
+    assert User.objects.get(pk=source.bot_id).post_count == 19
+
+
+def test_hard_deleting_posts_cascades_to_their_mapping(make_source, upstream):
+    source = make_source()
+    run_now(source)
+    Post.objects.filter(author_id=source.bot_id).delete()
+    assert not ImportedItem.objects.filter(source=source).exists()
+    again = run_now(source)
+    assert again.created == 80  # imported anew, as nothing maps to them any more
