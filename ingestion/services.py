@@ -12,7 +12,7 @@ through the edit services one by one (rare); unchanged ones cost nothing but a l
 
 import hashlib
 import logging
-import random
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -589,9 +589,12 @@ def _apply_change(bot: User, post_id: int | None, comment_id: int | None, conten
 # --- dead letters ---------------------------------------------------------------------------
 
 
+_jitter = secrets.SystemRandom()  # spreads retries; not a secret, but no seeded generator
+
+
 def _backoff(attempts: int) -> timedelta:
     seconds = settings.INGEST_DEAD_LETTER_BACKOFF_S * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, 86_400) * random.uniform(1.0, 1.5))  # noqa: S311 (jitter)
+    return timedelta(seconds=min(seconds, 86_400) * _jitter.uniform(1.0, 1.5))
 
 
 def _record_failures(source: Source, run: IngestionRun | None, failures: list[_Failure]) -> None:
