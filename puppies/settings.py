@@ -295,8 +295,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Post and CreatedPost share the post status choices; name them once.
-    "ENUM_NAME_OVERRIDES": {"PostStatusEnum": "posts.models.Post.Status"},
+    # Post and CreatedPost share the post status choices; name them (and a run's) once.
+    "ENUM_NAME_OVERRIDES": {
+        "PostStatusEnum": "posts.models.Post.Status",
+        "IngestionRunStatusEnum": "ingestion.models.IngestionRun.Status",
+    },
     "SCHEMA_PATH_PREFIX": r"/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
