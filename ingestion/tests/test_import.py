@@ -234,3 +234,27 @@ def test_hard_deleting_posts_cascades_to_their_mapping(make_source, upstream):
     assert not ImportedItem.objects.filter(source=source).exists()
     again = run_now(source)
     assert again.created == 80  # imported anew, as nothing maps to them any more
+
+
+def test_a_pinned_bot_stays_pulled_and_an_ordinary_author_is_pushed(
+    make_source, user, client_for, drain_outbox, settings
+):
+    from feed import services as feed
+    from feed.models import OutboxEvent, VipAuthor
+    from posts import services as posts
+    from users.tests.factories import UserFactory
+
+    source = make_source()
+    settings.VIP_EXIT_FOLLOWER_THRESHOLD = 1  # the bot's 0 followers would demote any VIP
+    feed.refresh_vips()
+    assert feed.is_vip(source.bot_id)
+    assert VipAuthor.objects.get(user_id=source.bot_id).pinned
+
+    author = UserFactory()
+    assert client_for(user).post(f"/v1/users/{author.pk}/follow").status_code == 201
+    ids = posts.import_posts(author=author, contents=["one #a", "two #b"])
+    assert OutboxEvent.objects.filter(post_id__in=ids).count() == 2
+    assert drain_outbox() == 2
+    feed_ids = [p["id"] for p in client_for(user).get("/v1/feed").json()["results"]]
+    assert feed_ids == ids[::-1]
+    assert User.objects.get(pk=author.pk).post_count == 2
