@@ -55,4 +55,4 @@ class DeadLetterSerializer(serializers.ModelSerializer):
 
 
 class DeadLetterFilterSerializer(serializers.Serializer):
-    source = serializers.IntegerField(required=False, min_value=1)
+    source = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

@@ -74,11 +74,12 @@ def test_start_a_run_then_follow_it(make_source, as_staff):
     assert body["started_at"] and body["finished_at"]
 
 
-def test_unknown_ids_are_json_404s(db, as_staff):
+@pytest.mark.parametrize("missing", ["999", str(2**70)])
+def test_unknown_ids_are_json_404s(missing, db, as_staff):
     for response in (
-        as_staff.post("/v1/ingestion/sources/999/runs"),
-        as_staff.get("/v1/ingestion/runs/999"),
-        as_staff.post("/v1/ingestion/dead-letters/999/retry"),
+        as_staff.post(f"/v1/ingestion/sources/{missing}/runs"),
+        as_staff.get(f"/v1/ingestion/runs/{missing}"),
+        as_staff.post(f"/v1/ingestion/dead-letters/{missing}/retry"),
     ):
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
@@ -108,7 +109,12 @@ def test_dead_letters_are_paged_and_filtered_by_source(make_source, upstream, as
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"source": "abc"}, "source"), ({"limit": "0"}, "limit"), ({"cursor": "forged"}, "cursor")],
+    [
+        ({"source": "abc"}, "source"),
+        ({"source": str(2**64)}, "source"),
+        ({"limit": "0"}, "limit"),
+        ({"cursor": "forged"}, "cursor"),
+    ],
 )
 def test_bad_dead_letter_queries_are_400s(params, field, db, as_staff):
     response = as_staff.get("/v1/ingestion/dead-letters", params)
