@@ -12,6 +12,7 @@ import threading
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import orjson
 from django.conf import settings
@@ -42,16 +43,25 @@ class _Retryable(FetchError):
 def check_url(url: str) -> None:
     """Refuse what is not http(s), and hosts that resolve into private, loopback or
     link-local ranges (an import must not reach the internal network) unless
-    INGEST_ALLOW_PRIVATE."""
+    INGEST_ALLOW_PRIVATE. The connection itself goes to an address checked again
+    (`_PublicOnlyBackend`), so a name that resolves elsewhere by then gains nothing."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeURL(f"Only http(s) URLs can be imported: {url!r}.")
-    if settings.INGEST_ALLOW_PRIVATE:
-        return
+    if not settings.INGEST_ALLOW_PRIVATE:
+        try:
+            _public_addresses(parts.hostname, parts.port or 443)
+        except httpcore.ConnectError as exc:
+            raise _Retryable(str(exc)) from None
+
+
+def _public_addresses(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to; UnsafeURL if any is not public."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise _Retryable(f"Cannot resolve {parts.hostname}: {exc}.") from None
+        raise httpcore.ConnectError(f"Cannot resolve {host}: {exc}.") from None
+    addresses = []
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if (
@@ -62,7 +72,44 @@ def check_url(url: str) -> None:
             or address.is_multicast
             or address.is_unspecified
         ):
-            raise UnsafeURL(f"{parts.hostname} resolves to a non-public address ({address}).")
+            raise UnsafeURL(f"{host} resolves to a non-public address ({address}).")
+        addresses.append(str(address))
+    return addresses
+
+
+class _PublicOnlyBackend(httpcore.NetworkBackend):
+    """Connects to an address it has just checked (unless INGEST_ALLOW_PRIVATE), not to
+    whatever the name resolves to a moment later (DNS rebinding). TLS still verifies
+    and sends the host name: httpcore takes it from the URL, not from the socket."""
+
+    def __init__(self):
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        if not settings.INGEST_ALLOW_PRIVATE:
+            host = _public_addresses(host, port)[0]
+        return self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise UnsafeURL("Sources are reached over TCP only.")
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _Transport(httpx.HTTPTransport):
+    def __init__(self, limits: httpx.Limits):
+        super().__init__(limits=limits)
+        # httpx takes no network backend; its pool is rebuilt with ours, same settings.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=_PublicOnlyBackend(),
+        )
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -105,8 +152,11 @@ class Fetcher:
         concurrency = settings.INGEST_CONCURRENCY
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=_Transport(
+                httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+            ),
             follow_redirects=False,  # a redirect could lead anywhere: not followed, refused
+            trust_env=False,  # no proxy from the environment: it would connect for us
             headers={"User-Agent": "puppies-ingestion/1", "Accept": "application/json"},
         )
         self.requests = 0

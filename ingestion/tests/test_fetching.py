@@ -113,3 +113,13 @@ def test_response_bodies_are_capped(upstream, fetcher, settings):
     with pytest.raises(client.FetchError, match="over 200 bytes"):
         fetcher.get_json(upstream.url + FIRST_PAGE)
     assert upstream.requests[FIRST_PAGE] == 1
+
+
+def test_the_connection_itself_goes_only_to_a_checked_address(upstream, settings):
+    """Even past check_url (a name that resolved elsewhere a moment before), the socket is
+    opened by a backend that checks the address it connects to."""
+    settings.INGEST_ALLOW_PRIVATE = False
+    port = int(upstream.url.rsplit(":", 1)[1])
+    with pytest.raises(client.UnsafeURL, match="non-public address"):
+        client._PublicOnlyBackend().connect_tcp("localhost", port)
+    assert sum(upstream.requests.values()) == 0
