@@ -1,7 +1,7 @@
 """The staff-only /v1/ingestion endpoints, and the dead letters' retry path."""
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from ingestion import services
 from ingestion.models import DeadLetter, ImportedItem, IngestionRun
@@ -199,3 +199,31 @@ def test_metrics_count_records_and_dead_letters(make_source, upstream, api):
     assert (
         'puppies_ingestion_run_duration_seconds_count{source="metered",status="succeeded"}' in body
     )
+
+
+def test_a_pokeapi_detail_that_failed_is_refetched_by_its_retry(make_source, upstream):
+    upstream.faults.malformed = {"/api/v2/berry/3/"}
+    source = make_source("pokeapi-berries")
+    run = run_now(source)
+    assert run.status == IngestionRun.Status.SUCCEEDED
+    letter = DeadLetter.objects.get(source=source, external_id="berry:berry3")
+    assert letter.error.startswith("Invalid JSON from")
+    assert letter.payload["url"].endswith("/api/v2/berry/3/")
+    assert not ImportedItem.objects.filter(source=source, external_id="berry:berry3").exists()
+
+    upstream.faults.malformed = set()
+    assert services.retry_dead_letter(letter.pk) is True
+    post_id = ImportedItem.objects.get(source=source, external_id="berry:berry3").post_id
+    flavors = [f for f in upstream.berry(3, "")["flavors"] if f["potency"] > 0]
+    assert Post.objects.get(pk=post_id).comment_count == len(flavors)
+
+
+def test_the_ingest_command_runs_a_source_with_a_progress_bar(make_source, upstream, capsys):
+    source = make_source(name="cli")
+    call_command("ingest", "cli")
+    out = capsys.readouterr()
+    assert "succeeded: fetched 80, created 80, updated 0, failed 0" in out.out
+    assert "records" in out.err  # tqdm's bar
+    assert Post.objects.filter(author_id=source.bot_id).count() == 20
+    with pytest.raises(CommandError, match="No source"):
+        call_command("ingest", "nope")
