@@ -147,7 +147,9 @@ def start_run(source: Source, *, trigger: str, dispatch: bool = True) -> tuple[I
         if active is not None:
             if active.heartbeat_at >= _stale_before():
                 return active, False
-            _finish(active, Run.INTERRUPTED, "No progress for a while: its worker died.")
+            _finish(
+                active, Run.INTERRUPTED, "No progress for a while: its worker died.", owned=False
+            )
         run = IngestionRun.objects.create(source=source, trigger=trigger)
         if dispatch:
             transaction.on_commit(lambda: _dispatch_run(run.pk))
@@ -180,7 +182,11 @@ def start_due_runs() -> list[int]:
 
 def _claim(run_id: int) -> IngestionRun | None:
     """Move the run to running if it is queued (or running with a dead worker): this
-    worker owns it then. None if it is someone else's or over (a redelivered task)."""
+    worker owns it then. None if it is someone else's or over (a redelivered task).
+
+    The heartbeat doubles as a fencing token: every write of the run's pages requires
+    the heartbeat this worker last wrote, so a worker that was only slow, not dead,
+    cannot write on once another took its run over (or the run was interrupted)."""
     now = timezone.now()
     claimed = IngestionRun.objects.filter(pk=run_id, status=Run.QUEUED).update(
         status=Run.RUNNING, started_at=now, heartbeat_at=now
@@ -210,6 +216,9 @@ def execute_run(
     try:
         with client.Fetcher() as fetcher:
             status = _import(run, source, KINDS[source.kind], fetcher, should_stop, on_progress)
+    except _Fenced:
+        logger.warning("ingestion run %s was taken over; this worker stops", run_id)
+        return IngestionRun.objects.get(pk=run_id)
     except _TooManyFailures as exc:
         error = str(exc)
     except Exception as exc:
@@ -221,17 +230,23 @@ def execute_run(
     return run
 
 
-def _finish(run: IngestionRun, status: str, error: str = "") -> None:
+def _finish(run: IngestionRun, status: str, error: str = "", *, owned: bool = True) -> None:
+    """End the run; by its worker (`owned`: only while it still holds it) or by a takeover."""
     with transaction.atomic():
-        IngestionRun.objects.filter(pk=run.pk).update(
-            status=status, finished_at=timezone.now(), error=error[:2000]
-        )
-        if status == Run.SUCCEEDED:  # the next run starts over (and updates what changed)
+        runs = IngestionRun.objects.filter(pk=run.pk, status__in=IngestionRun.ACTIVE)
+        if owned:
+            runs = runs.filter(heartbeat_at=run.heartbeat_at)
+        ended = runs.update(status=status, finished_at=timezone.now(), error=error[:2000])
+        if ended and status == Run.SUCCEEDED:  # the next run starts over, updating
             Source.objects.filter(pk=run.source_id).update(checkpoint={})
 
 
 class _TooManyFailures(Exception):
     pass
+
+
+class _Fenced(Exception):
+    """The run is no longer this worker's (taken over, or interrupted meanwhile)."""
 
 
 def _import(
@@ -446,15 +461,21 @@ def _write_page_once(
         _record_failures(source, run, outcome.failures)
         if letters_open and outcome.done:
             _resolve(source, outcome.done)
-        Source.objects.filter(pk=source.pk).update(checkpoint=checkpoint)
-        IngestionRun.objects.filter(pk=run.pk).update(
+        heartbeat = timezone.now()
+        owned = IngestionRun.objects.filter(
+            pk=run.pk, status=Run.RUNNING, heartbeat_at=run.heartbeat_at
+        ).update(
             fetched=F("fetched") + outcome.fetched,
             created=F("created") + outcome.created,
             updated=F("updated") + outcome.updated,
             failed=F("failed") + len(outcome.failures),
-            heartbeat_at=timezone.now(),
+            heartbeat_at=heartbeat,
         )
+        if not owned:  # rolls the page back: whoever holds the run now writes it
+            raise _Fenced
+        Source.objects.filter(pk=source.pk).update(checkpoint=checkpoint)
         transaction.on_commit(lambda: _count(source, outcome))
+    run.heartbeat_at = heartbeat
     return outcome
 
 

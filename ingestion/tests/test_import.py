@@ -258,3 +258,26 @@ def test_a_pinned_bot_stays_pulled_and_an_ordinary_author_is_pushed(
     feed_ids = [p["id"] for p in client_for(user).get("/v1/feed").json()["results"]]
     assert feed_ids == ids[::-1]
     assert User.objects.get(pk=author.pk).post_count == 2
+
+
+def test_a_slow_worker_whose_run_was_taken_over_writes_no_more(make_source, settings):
+    source = make_source()
+    taken = []
+
+    def taken_over_after_the_first_page():
+        if not taken:  # meanwhile its heartbeat went stale and a new run took the source
+            settings.INGEST_RUN_STALE_S = 0
+            taken.append(services.start_run(source, trigger="api", dispatch=False)[0])
+            settings.INGEST_RUN_STALE_S = 600
+        return False
+
+    slow = run_now(source, should_stop=taken_over_after_the_first_page)
+    assert slow.status == IngestionRun.Status.INTERRUPTED
+    assert (slow.fetched, slow.created) == (10, 10)  # its second page was rolled back
+    source.refresh_from_db()
+    assert source.checkpoint == {"stream": 0, "page": 1}
+
+    resumed = services.execute_run(taken[0].pk)
+    assert resumed.status == IngestionRun.Status.SUCCEEDED
+    assert resumed.created == 70
+    assert bot_posts(source).count() == 20
