@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format services migrate bench-feed bench-likes bench-http clean
+.PHONY: run test lint format services migrate upstream bench-feed bench-likes bench-http bench-ingest clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,7 @@ migrate: services
 
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py ingestion_source --defaults
 	rm -rf .local/metrics && mkdir -p .local/metrics
 	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.local/metrics PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start --port $(PORT)
 
@@ -43,6 +44,14 @@ bench-feed: services
 
 bench-http: services
 	$(BIN)/python bench/http_load.py $(BENCH_ARGS)
+
+bench-ingest: services
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+
+# The local upstream (JSONPlaceholder- and PokeAPI-shaped data, faults on demand) on
+# 127.0.0.1:8001, for trying imports with `make run`; UPSTREAM_ARGS="--posts 1000 ...".
+upstream: $(BIN)/.installed
+	$(BIN)/python -m ingestion.testing.upstream --port 8001 $(UPSTREAM_ARGS)
 
 clean:
 	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache

@@ -89,6 +89,10 @@ class VipAuthor(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     since = models.DateTimeField(default=timezone.now)
+    # Pulled whatever the follower count, never demoted: the bot account of an ingestion
+    # source, which imports posts by the thousand (pushing each to every follower would
+    # write rows that the feed cap trims again; a read merges the newest few instead).
+    pinned = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"VIP {self.user_id}"

@@ -69,6 +69,29 @@ def start_following(follower: User, followee: User) -> None:
         )
 
 
+def pull_always(author: User) -> None:
+    """`author` (an ingestion bot) is pulled from now on, whatever its follower count."""
+    updated = VipAuthor.objects.filter(user_id=author.pk).update(pinned=True)
+    if not updated:
+        VipAuthor.objects.create(user_id=author.pk, pinned=True)
+        transaction.on_commit(lambda: _promoted([author.pk]))
+
+
+def announce_imported_posts(author_id: int, post_ids: list[int]) -> None:
+    """A batch of imported posts was published: their followers' feeds must receive them.
+
+    A pulled author's posts need nothing (reads merge them); otherwise one outbox event
+    per post, as `announce_new_post` writes, in one insert.
+    """
+    if not post_ids or VipAuthor.objects.filter(user_id=author_id).exists():
+        return
+    events = OutboxEvent.objects.bulk_create(
+        [OutboxEvent(kind=OutboxEvent.Kind.POST_PUBLISHED, post_id=pk) for pk in post_ids]
+    )
+    event_ids = [event.pk for event in events]
+    transaction.on_commit(lambda: [dispatch(event_id) for event_id in event_ids])
+
+
 def stop_following(follower: User, followee: User) -> None:
     """`follower` no longer follows `followee`: drop the followee's posts from the feed."""
     # At most the feed cap of rows, found through the primary key's owner prefix.
@@ -311,8 +334,9 @@ def remove_post(post: Post) -> int:
 def is_vip(author_id: int) -> bool:
     """Whether `author_id` is pulled, updating the status with hysteresis on the way."""
     count = User.objects.filter(pk=author_id).values_list("follower_count", flat=True).first()
-    vip = VipAuthor.objects.filter(user_id=author_id).exists()
-    if count is None:
+    pinned = VipAuthor.objects.filter(user_id=author_id).values_list("pinned", flat=True).first()
+    vip = pinned is not None
+    if count is None or pinned:
         return vip
     if not vip and count >= settings.VIP_FOLLOWER_THRESHOLD:
         _, created = VipAuthor.objects.get_or_create(user_id=author_id)
@@ -335,15 +359,18 @@ def _promoted(author_ids: list[int]) -> None:
         heads.invalidate(list(followers))
 
 
-def demote_vip(author_id: int) -> None:
-    """Back to push: the recent posts, so far only pulled, are pushed to followers."""
+def demote_vip(author_id: int) -> bool:
+    """Back to push: the recent posts, so far only pulled, are pushed to followers.
+
+    False for a pinned author, who stays pulled."""
     with transaction.atomic():
-        deleted, _ = VipAuthor.objects.filter(user_id=author_id).delete()
+        deleted, _ = VipAuthor.objects.filter(user_id=author_id, pinned=False).delete()
         if not deleted:
-            return
+            return False
         recent = Post.objects.visible().filter(author_id=author_id).order_by("-created_at", "-id")
         for post in recent[: settings.FEED_BACKFILL_POSTS]:
             _emit(post, OutboxEvent.Kind.POST_PUBLISHED)
+    return True
 
 
 def refresh_vips() -> None:
@@ -356,7 +383,7 @@ def refresh_vips() -> None:
     VipAuthor.objects.bulk_create([VipAuthor(user_id=pk) for pk in promoted], ignore_conflicts=True)
     _promoted(promoted)
     demote = User.objects.filter(
-        pk__in=vips, follower_count__lt=settings.VIP_EXIT_FOLLOWER_THRESHOLD
+        pk__in=vips.filter(pinned=False), follower_count__lt=settings.VIP_EXIT_FOLLOWER_THRESHOLD
     ).values_list("pk", flat=True)
     for author_id in list(demote):
         demote_vip(author_id)

@@ -4,9 +4,11 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Collection
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -18,7 +20,7 @@ from interactions import like_buffer
 from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
 from posts.models import Post
-from posts.rendering import post_changed
+from posts.rendering import invalidate_posts, post_changed
 from puppies.errors import ServiceUnavailable
 from users import revocations
 from users.models import User
@@ -115,6 +117,122 @@ def create_comment(*, post: Post, author: User, content: str) -> Comment:
     notify(post.author_id, author, Notification.Type.COMMENT, post=post, comment=comment)
     notify_mentions(author, content, post=post, comment=comment, skip=[post.author_id])
     return comment
+
+
+_VISIBLE = "(p.status = %s AND p.deleted_at IS NULL AND p.hidden_at IS NULL)"
+
+
+@transaction.atomic
+def import_comments(*, author: User, items: Sequence[tuple[int, str]]) -> list[int | None]:
+    """Many comments of `author` at once (an import), `items` being (post id, content).
+
+    What `create_comment` does for each, set-based: posts not visible (deleted, hidden,
+    missing) get none (None in their place in the result); comment_count moves in the
+    same transaction, with the post rows locked; the post's author and the mentioned
+    are notified; the posts' cached renderings go once this commits.
+    """
+    if not items:
+        return []
+    per_post = sorted(Counter(post_id for post_id, _ in items).items())
+    # One statement counts the comments, locks the posts and says which are visible (the
+    # others get none and count nothing). Its only row filter is the primary key, so no
+    # stale statistics can make the planner walk a partial index of all live posts.
+    posts = Post._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {posts} AS p SET comment_count = p.comment_count"  # noqa: S608 (table names from the models)
+            f" + CASE WHEN {_VISIBLE} THEN t.n ELSE 0 END"
+            " FROM unnest(%s::bigint[], %s::int[]) AS t(id, n)"
+            f" WHERE p.id = t.id RETURNING p.id, p.author_id, {_VISIBLE}",
+            [
+                Post.Status.PUBLISHED,
+                [pk for pk, _ in per_post],
+                [n for _, n in per_post],
+                Post.Status.PUBLISHED,
+            ],
+        )
+        authors = {pk: author_id for pk, author_id, visible in cursor.fetchall() if visible}
+    placed = [(post_id, content) for post_id, content in items if post_id in authors]
+    comment_ids = _insert_comments(author, placed)
+    if authors:
+        changed = list(authors)
+        transaction.on_commit(lambda: invalidate_posts(changed))
+    # Model instances only for what notifies: an import's own posts (its bot's) notify no one.
+    notified = [
+        (pk, post_id, content)
+        for pk, (post_id, content) in zip(comment_ids, placed, strict=True)
+        if authors[post_id] != author.pk or "@" in content
+    ]
+    Notification.objects.bulk_create(
+        Notification(
+            recipient_id=authors[post_id],
+            actor_id=author.pk,
+            type=Notification.Type.COMMENT,
+            post_id=post_id,
+            comment_id=pk,
+        )
+        for pk, post_id, _ in notified
+        if authors[post_id] != author.pk
+    )
+    for pk, post_id, content in notified:
+        if "@" in content:
+            notify_mentions(
+                author,
+                content,
+                post=Post(pk=post_id, author_id=authors[post_id]),
+                comment=Comment(pk=pk, post_id=post_id, author_id=author.pk, content=content),
+                skip=[authors[post_id]],
+            )
+    placed_ids = iter(comment_ids)
+    return [next(placed_ids) if post_id in authors else None for post_id, _ in items]
+
+
+def _insert_comments(author: User, placed: list[tuple[int, str]]) -> list[int]:
+    """Insert (post id, content) comments of `author`; their ids, in order. Ids come from
+    the sequence first; the rows go as one JSON parameter (cheaper than the ORM's
+    thousands of bound values)."""
+    if not placed:
+        return []
+    table = Comment._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(placed)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        rows = [
+            {"id": pk, "post_id": post_id, "content": content}
+            for pk, (post_id, content) in zip(ids, placed, strict=True)
+        ]
+        cursor.execute(
+            f"INSERT INTO {table} (id, post_id, author_id, content, created_at, deleted_at,"  # noqa: S608 (table names from the models)
+            " hidden_at) SELECT id, post_id, %s, content, %s, NULL, NULL"
+            " FROM json_to_recordset(%s::json) AS t(id bigint, post_id bigint, content text)",
+            [author.pk, now, orjson.dumps(rows).decode()],
+        )
+    return ids
+
+
+@transaction.atomic
+def import_comment_change(comment_id: int, *, author: User, content: str) -> bool:
+    """An imported comment's text changed at its source: the comment says it now.
+
+    Only the comment's author's own, live comment; newly mentioned users are notified.
+    """
+    comment = (
+        Comment.objects.select_for_update()
+        .filter(pk=comment_id, author_id=author.pk, deleted_at__isnull=True)
+        .first()
+    )
+    if comment is None:
+        return False
+    previous, comment.content = comment.content, content
+    comment.save(update_fields=["content"])
+    post = Post(pk=comment.post_id)
+    post_changed(post)
+    notify_mentions(author, content, post=post, comment=comment, previous_text=previous)
+    return True
 
 
 def can_delete_comment(comment: Comment, actor: User) -> bool:

@@ -36,9 +36,13 @@ class PuppiesJWTScheme(SimpleJWTScheme):
     name = "jwtAuth"
 
 
+# Staff-only: a signed-in member is refused (403) whatever the method.
+_STAFF_ONLY_PREFIXES = ("/v1/ingestion/",)
+
+
 def _error_statuses(path: str, method: str) -> list[str]:
     statuses = ["400", "401", "429"]
-    if method in ("post", "put", "patch", "delete"):
+    if method in ("post", "put", "patch", "delete") or path.startswith(_STAFF_ONLY_PREFIXES):
         statuses.append("403")
     if "{" in path:
         statuses.append("404")

@@ -192,6 +192,44 @@ CELERY_BEAT_SCHEDULE["likes-drain-buffer"] = {
     "options": {"expires": LIKE_FLUSH_INTERVAL_S * 5},
 }
 
+# --- Ingestion: imports from external JSON APIs (ingestion/) ---------------------
+# Every request has this timeout (connect, read, write, pool), is retried this many times
+# more on timeouts, connection errors, 429 and 5xx (exponential backoff with jitter,
+# starting at BACKOFF_S and capped at BACKOFF_MAX_S; a Retry-After is honoured up to
+# RETRY_AFTER_MAX_S), and its body may not exceed MAX_RESPONSE_BYTES.
+INGEST_HTTP_TIMEOUT_S = env.float("INGEST_HTTP_TIMEOUT_S", default=10.0)
+INGEST_HTTP_RETRIES = env.int("INGEST_HTTP_RETRIES", default=4)
+INGEST_BACKOFF_S = env.float("INGEST_BACKOFF_S", default=0.5)
+INGEST_BACKOFF_MAX_S = env.float("INGEST_BACKOFF_MAX_S", default=30.0)
+INGEST_RETRY_AFTER_MAX_S = env.float("INGEST_RETRY_AFTER_MAX_S", default=60.0)
+INGEST_MAX_RESPONSE_BYTES = env.int("INGEST_MAX_RESPONSE_BYTES", default=16 * 1024 * 1024)
+# Requests in flight at once per run (pages fetched ahead, item details of a page).
+INGEST_CONCURRENCY = env.int("INGEST_CONCURRENCY", default=4)
+# Source URLs whose host resolves to a private, loopback or link-local address are
+# refused (no importing from the internal network) unless this is set (tests, make run).
+INGEST_ALLOW_PRIVATE = env.bool("INGEST_ALLOW_PRIVATE", default=False)
+# A run with no progress for this long (its worker died) no longer holds the source: the
+# next request takes over and resumes from the checkpoint.
+INGEST_RUN_STALE_S = env.int("INGEST_RUN_STALE_S", default=600)
+# This many failed pages in a row end a run as failed (the source is down or wrong).
+INGEST_MAX_PAGE_FAILURES = env.int("INGEST_MAX_PAGE_FAILURES", default=3)
+# Dead letters: retried with backoff from DEAD_LETTER_BACKOFF_S (doubling, with jitter),
+# given up after MAX_ATTEMPTS attempts in all; beat looks for due ones this often.
+INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=5)
+INGEST_DEAD_LETTER_BACKOFF_S = env.float("INGEST_DEAD_LETTER_BACKOFF_S", default=60.0)
+INGEST_REPROCESS_INTERVAL_S = env.float("INGEST_REPROCESS_INTERVAL_S", default=60.0)
+# Beat starts a run of each enabled source whose schedule (seconds) has elapsed.
+INGEST_SCHEDULER_INTERVAL_S = env.float("INGEST_SCHEDULER_INTERVAL_S", default=60.0)
+CELERY_TASK_ROUTES["ingestion.tasks.*"] = {"queue": "ingestion"}
+CELERY_BEAT_SCHEDULE["ingestion-start-due-runs"] = {
+    "task": "ingestion.tasks.start_due_runs",
+    "schedule": INGEST_SCHEDULER_INTERVAL_S,
+}
+CELERY_BEAT_SCHEDULE["ingestion-reprocess-dead-letters"] = {
+    "task": "ingestion.tasks.reprocess_dead_letters",
+    "schedule": INGEST_REPROCESS_INTERVAL_S,
+}
+
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
 AUTHENTICATION_BACKENDS = ["users.auth.UsernameOrEmailBackend"]
@@ -257,8 +295,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Post and CreatedPost share the post status choices; name them once.
-    "ENUM_NAME_OVERRIDES": {"PostStatusEnum": "posts.models.Post.Status"},
+    # Post and CreatedPost share the post status choices; name them (and a run's) once.
+    "ENUM_NAME_OVERRIDES": {
+        "PostStatusEnum": "posts.models.Post.Status",
+        "IngestionRunStatusEnum": "ingestion.models.IngestionRun.Status",
+    },
     "SCHEMA_PATH_PREFIX": r"/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -362,5 +403,6 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request at INFO: an import makes thousands.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -49,6 +49,17 @@ def register_user(*, username: str, email: str, password: str, display_name: str
     return user
 
 
+def create_bot_user(*, username: str, display_name: str) -> User:
+    """An account no one logs into (ingestion sources post as one): unusable password."""
+    user = User(
+        username=username, email=f"{username.lower()}@bots.invalid", display_name=display_name
+    )
+    user.set_unusable_password()
+    _raise_if_taken(username, user.email)
+    user.save()
+    return user
+
+
 @transaction.atomic
 def update_profile(user: User, **changes) -> User:
     for field, value in changes.items():
