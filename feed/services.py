@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 def announce_new_post(post: Post) -> None:
     """A post was published: its followers' feeds must receive it."""
-    _emit(post, OutboxEvent.Kind.POST_PUBLISHED)
+    _emit([post.pk], OutboxEvent.Kind.POST_PUBLISHED)
 
 
 def retract_post(post: Post) -> None:
@@ -41,12 +41,12 @@ def retract_post(post: Post) -> None:
 
     Reads already filter it out (they join visible posts); this removes the rows.
     """
-    _emit(post, OutboxEvent.Kind.POST_RETRACTED)
+    _emit([post.pk], OutboxEvent.Kind.POST_RETRACTED)
 
 
 def restore_post(post: Post) -> None:
     """A hidden post was unhidden by a moderator: it belongs in feeds again."""
-    _emit(post, OutboxEvent.Kind.POST_PUBLISHED)
+    _emit([post.pk], OutboxEvent.Kind.POST_PUBLISHED)
 
 
 def start_following(follower: User, followee: User) -> None:
@@ -85,11 +85,7 @@ def announce_imported_posts(author_id: int, post_ids: list[int]) -> None:
     """
     if not post_ids or VipAuthor.objects.filter(user_id=author_id).exists():
         return
-    events = OutboxEvent.objects.bulk_create(
-        [OutboxEvent(kind=OutboxEvent.Kind.POST_PUBLISHED, post_id=pk) for pk in post_ids]
-    )
-    event_ids = [event.pk for event in events]
-    transaction.on_commit(lambda: [dispatch(event_id) for event_id in event_ids])
+    _emit(post_ids, OutboxEvent.Kind.POST_PUBLISHED)
 
 
 def stop_following(follower: User, followee: User) -> None:
@@ -102,13 +98,13 @@ def stop_following(follower: User, followee: User) -> None:
 # --- outbox ----------------------------------------------------------------------
 
 
-def _emit(post: Post, kind: str) -> None:
-    """The event, written with the change; the relay (feed.relay) dispatches it at commit."""
+def _emit(post_ids: list[int], kind: str) -> None:
+    """The events, written with the change; the relay (feed.relay) dispatches them at commit."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.EMIT, {"kind": kind, "post": post.pk})
-        event_id = cursor.fetchone()[0]
+        cursor.execute(sql.EMIT, {"kind": kind, "posts": post_ids})
+        event_ids = [row[0] for row in cursor.fetchall()]
     if settings.CELERY_TASK_ALWAYS_EAGER:  # no worker, so no relay: fan out here
-        transaction.on_commit(lambda: dispatch(event_id))
+        transaction.on_commit(lambda: [dispatch(event_id) for event_id in event_ids])
 
 
 def dispatch(event_id: int) -> bool:
@@ -369,7 +365,7 @@ def demote_vip(author_id: int) -> bool:
             return False
         recent = Post.objects.visible().filter(author_id=author_id).order_by("-created_at", "-id")
         for post in recent[: settings.FEED_BACKFILL_POSTS]:
-            _emit(post, OutboxEvent.Kind.POST_PUBLISHED)
+            _emit([post.pk], OutboxEvent.Kind.POST_PUBLISHED)
     return True
 
 

@@ -12,13 +12,14 @@ FOLLOW = Follow._meta.db_table
 USER = User._meta.db_table
 OUTBOX = OutboxEvent._meta.db_table
 
-# An outbox event and its notification in one statement; PostgreSQL delivers the
-# notification when (and only if) the transaction commits (feed.relay listens).
+# Outbox events (one per post) and their notifications in one statement; PostgreSQL
+# delivers a notification when (and only if) the transaction commits (feed.relay listens).
 OUTBOX_CHANNEL = "feed_outbox"
 EMIT = f"""
 WITH event AS (
     INSERT INTO {OUTBOX} (kind, post_id, created_at, dispatched_at, attempts)
-    VALUES (%(kind)s, %(post)s, now(), now(), 1) RETURNING id
+    SELECT %(kind)s, post, now(), now(), 1 FROM unnest(%(posts)s::bigint[]) post
+    RETURNING id
 )
 SELECT id, pg_notify('{OUTBOX_CHANNEL}', id::text) FROM event
 """  # noqa: S608
