@@ -21,6 +21,7 @@ from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
 from posts.models import Post
 from posts.rendering import invalidate_posts, post_changed
+from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
 from users import revocations
 from users.models import User
@@ -196,11 +197,7 @@ def _insert_comments(author: User, placed: list[tuple[int, str]]) -> list[int]:
     table = Comment._meta.db_table
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(placed)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+        ids = next_ids(Comment, len(placed))
         rows = [
             {"id": pk, "post_id": post_id, "content": content}
             for pk, (post_id, content) in zip(ids, placed, strict=True)

@@ -14,6 +14,7 @@ from interactions import services as interactions
 from posts import media as post_media
 from posts import rendering, selectors
 from posts.models import Post, PostHashtag
+from puppies.db import next_ids
 from puppies.errors import Conflict
 from users import services as users
 from users.models import AuditLog, User
@@ -195,11 +196,7 @@ def import_posts(*, author: User, contents: Sequence[str]) -> list[int]:
     posts, tags = Post._meta.db_table, PostHashtag._meta.db_table
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [posts, len(contents)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+        ids = next_ids(Post, len(contents))
         # Rows as one JSON parameter: quoting one string beats binding thousands of values.
         cursor.execute(
             f"INSERT INTO {posts} (id, author_id, content, media, status, like_count,"  # noqa: S608 (table names from the models)
