@@ -35,7 +35,8 @@ Before the loads, every user reads once and a Celery worker with beat (as `make 
 runs it) drains the like buffer, which builds each reader's set of liked posts: the
 steady state of a running site. The worker is then stopped: in production workers run
 in their own processes or pods, and here they would take the web's two cores (fan-out
-is measured by bench/feed.py). Created posts leave their fan-out events in the outbox (its relay runs in the worker).
+is measured by bench/feed.py). Created posts leave their fan-out events in the outbox:
+its relay runs in the workers.
 
 Dataset, rebuilt on each run in its own database (BENCH_DATABASE_URL, default database
 `puppies_bench_http` on the DATABASE_URL server: created if missing, migrated, emptied)
