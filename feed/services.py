@@ -103,7 +103,9 @@ def _emit(post_ids: list[int], kind: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql.EMIT, {"kind": kind, "posts": post_ids})
         event_ids = [row[0] for row in cursor.fetchall()]
-    if settings.CELERY_TASK_ALWAYS_EAGER:  # no worker, so no relay: fan out here
+    from puppies.celery import app
+
+    if app.conf.task_always_eager:  # no worker, so no relay: fan out here
         transaction.on_commit(lambda: [dispatch(event_id) for event_id in event_ids])
 
 
