@@ -44,6 +44,12 @@ def readyz(request):
         except Exception as exc:  # any failure means "not ready", named for the operator
             checks[name] = f"down: {type(exc).__name__}"
     down = [name for name, result in checks.items() if result != "ok"]
+    if down == ["database"]:
+        # Read-only mode (ARCHITECTURE.md, degraded modes): cached reads still answer, so
+        # the process stays in rotation; writes answer 503 with Retry-After meanwhile.
+        body = {"status": "read_only", "checks": checks, "warnings": _warnings()}
+        body["warnings"].insert(0, "database down: read-only, writes answer 503")
+        return JsonResponse(body, status=200)
     body = {"status": "unavailable" if down else "ok", "checks": checks}
     warnings = _warnings()
     if warnings:
