@@ -123,3 +123,26 @@ def test_an_empty_limit_or_cursor_means_the_default_first_page(as_user, user):
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == 1
+
+
+def test_the_schema_says_text_has_no_nul_as_the_api_refuses_it(as_user, schema):
+    display_name = component(schema, "PatchedProfileUpdateRequest")["properties"]["display_name"]
+
+    response = as_user.patch("/v1/users/me", {"display_name": "a\u0000b"}, format="json")
+
+    assert response.status_code == 400
+    assert not conforms("a\u0000b", display_name)
+    assert conforms("a b", display_name)
+
+
+def test_a_created_post_links_to_its_own_operations(schema, as_user):
+    links = schema["paths"]["/v1/posts"]["post"]["responses"]["201"]["links"]
+    post_id = as_user.post("/v1/posts", {"content": "hi"}, format="json").json()["id"]
+
+    assert links["GetPost"] == {
+        "operationId": "posts_retrieve",
+        "parameters": {"post_id": "$response.body#/id"},
+    }
+    assert as_user.get(f"/v1/posts/{post_id}").status_code == 200
+    operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    assert {link["operationId"] for link in links.values()} <= operations
