@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format services migrate upstream bench-feed bench-likes bench-http bench-ingest clean
+.PHONY: run test api-contract lint format services migrate upstream bench-feed bench-likes bench-http bench-ingest clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: migrate
 
 test: services
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# schemathesis against a live gunicorn (scripts/api_contract.py; CONTRACT_MAX_EXAMPLES).
+api-contract: services
+	$(BIN)/python scripts/api_contract.py $(CONTRACT_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

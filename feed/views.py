@@ -14,7 +14,14 @@ from feed import selectors, tasks
 from feed.metrics import FEED_DEGRADED
 from posts import rendering
 from posts.serializers import PostSerializer
-from puppies.pagination import decode_cursor, encode_cursor, read_limit, rendered_page
+from puppies.pagination import (
+    decode_cursor,
+    encode_cursor,
+    page_parameters,
+    query_value,
+    read_limit,
+    rendered_page,
+)
 from users import revocations
 
 logger = logging.getLogger(__name__)
@@ -43,8 +50,8 @@ class FeedView(GenericAPIView):
         tags=["feed"],
         operation_id="feed_list",
         parameters=[
-            OpenApiParameter("cursor", str, description="`next_cursor` of the previous page."),
-            OpenApiParameter("limit", int, description=f"Page size, 1..{settings.PAGE_MAX_LIMIT}."),
+            OpenApiParameter(p["name"], p["schema"], description=p["description"])
+            for p in page_parameters()
         ],
         responses={
             200: OpenApiResponse(
@@ -56,7 +63,7 @@ class FeedView(GenericAPIView):
     )
     def get(self, request):
         limit = read_limit(request)
-        after = _parse_cursor(request.query_params.get("cursor"))
+        after = _parse_cursor(query_value(request, "cursor"))
         if time.monotonic() >= _breaker_open_until:
             try:
                 return self._feed_page(request, limit, after)

@@ -193,6 +193,22 @@ def client() -> redis.Redis:
     )
 
 
+def durability_problem() -> str | None:
+    """Why an acknowledged like could be lost with this Redis, or None if it persists
+    every write before answering (AOF, `appendfsync always`) or cannot be asked (managed
+    Redis often refuses CONFIG; INFO is enough to see the AOF, not its fsync policy)."""
+    persistence = client().info("persistence")
+    if not persistence.get("aof_enabled"):
+        return "the like buffer's Redis has appendonly no: a restart loses buffered likes"
+    try:
+        fsync = client().config_get("appendfsync").get("appendfsync")
+    except redis.ResponseError:
+        return None
+    if fsync != "always":
+        return f"the like buffer's Redis has appendfsync {fsync}: a crash can lose likes"
+    return None
+
+
 def _pipelined(build: Callable[[redis.client.Pipeline], None]) -> list:
     """One round trip on the buffer's Redis; scripts go by SHA (see puppies.redis)."""
     return puppies_redis.pipelined(build, _SCRIPTS, client())

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from interactions.models import Comment, Notification, Report
+from puppies.serializers import StrictCharField
 from users.serializers import AuthorSerializer
 
 # --- comments -----------------------------------------------------------------
@@ -19,7 +20,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class CommentWriteSerializer(serializers.Serializer):
-    content = serializers.CharField(min_length=1, max_length=settings.COMMENT_MAX_LENGTH)
+    content = StrictCharField(min_length=1, max_length=settings.COMMENT_MAX_LENGTH)
 
 
 # --- reports ------------------------------------------------------------------
@@ -36,7 +37,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
 class ReportWriteSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=Report.Reason.choices)
-    details = serializers.CharField(
+    details = StrictCharField(
         max_length=Report._meta.get_field("details").max_length, required=False, allow_blank=True
     )
 

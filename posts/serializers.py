@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from posts.media import FORMATS
 from posts.models import Post
+from puppies.serializers import StrictCharField
 from users.serializers import AuthorSerializer
 
 
@@ -61,7 +62,7 @@ class PostBodySerializer(PostSerializer):
 
 
 class PostWriteSerializer(serializers.Serializer):
-    content = serializers.CharField(min_length=1, max_length=settings.POST_MAX_LENGTH)
+    content = StrictCharField(min_length=1, max_length=settings.POST_MAX_LENGTH)
 
 
 class MediaClaimSerializer(serializers.Serializer):
@@ -92,7 +93,7 @@ class UploadSerializer(serializers.Serializer):
 
 
 class CreatedPostSerializer(PostSerializer):
-    upload = UploadSerializer(read_only=True, required=False)
+    upload = UploadSerializer(read_only=True, required=False)  # absent without media
 
     class Meta(PostSerializer.Meta):
         fields = [*PostSerializer.Meta.fields, "upload"]
@@ -103,7 +104,7 @@ SEARCH_QUERY_MAX_LENGTH = 200
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)
+    q = StrictCharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)
 
 
 class HashtagSerializer(serializers.Serializer):

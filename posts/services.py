@@ -108,9 +108,12 @@ def attach_media(*, uploader: User, grant: post_media.UploadGrant, data: bytes) 
 
 
 @transaction.atomic
-def edit_post(post: Post, *, editor: User, content: str) -> Post:
+def edit_post(post: Post, *, editor: User, content: str | None = None) -> Post:
+    """PATCH semantics: what is not given (None) is left as it is."""
     if post.author_id != editor.pk:
         raise PermissionDenied("Only the author can edit a post.")
+    if content is None:
+        return post
     previous = post.content
     post.content = content
     post.save(update_fields=["content", "updated_at"])

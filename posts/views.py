@@ -110,7 +110,8 @@ class PostDetailView(GenericAPIView):
     @extend_schema(request=PostWriteSerializer, tags=["posts"])
     def patch(self, request, post_id: int):
         post = self.get_object()
-        data = PostWriteSerializer(data=request.data)
+        # A PATCH names what changes: `{}` changes nothing (content is all there is).
+        data = PostWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         post = services.edit_post(post, editor=request.user, **data.validated_data)
         return post_response(request, post)
@@ -136,7 +137,7 @@ class UserPostsView(GenericAPIView):
 
 _Q_PARAMETER = OpenApiParameter(
     "q",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": SEARCH_QUERY_MAX_LENGTH},
     required=True,
     description=f"What to look for, 1..{SEARCH_QUERY_MAX_LENGTH} characters.",
 )

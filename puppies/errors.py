@@ -7,6 +7,7 @@ so no client ever sees HTML or a stack trace.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
@@ -14,6 +15,8 @@ from django.http import Http404, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from puppies.metrics import DEGRADED_RESPONSES
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,15 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A service this request needs is unavailable; try again shortly."
     default_code = "service_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL is unreachable: the API is read-only (what Redis holds still answers)."""
+
+    default_detail = (
+        "The database is unavailable: the API is read-only for now (cached feeds, posts "
+        "and profiles still load); try again shortly."
+    )
 
 
 class RateLimited(exceptions.Throttled):
@@ -118,11 +130,14 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, (OperationalError, InterfaceError)):
         # PostgreSQL unreachable: a retryable 503, not a 500 (Django reconnects by itself).
         logger.error("database unavailable", exc_info=exc)
-        exc = ServiceUnavailable()
+        exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a crash: Django logs it and `server_error` answers 500 JSON
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(settings.DB_DOWN_RETRY_AFTER_S)
+        DEGRADED_RESPONSES.labels(mode="read_only").inc()
 
     fields = None
     if isinstance(exc, exceptions.ValidationError):

@@ -1,11 +1,17 @@
 """Liveness and readiness for load balancers and operators."""
 
+import logging
+
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from interactions import like_buffer
 from puppies.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 def healthz(request):
@@ -38,10 +44,35 @@ def readyz(request):
         except Exception as exc:  # any failure means "not ready", named for the operator
             checks[name] = f"down: {type(exc).__name__}"
     down = [name for name, result in checks.items() if result != "ok"]
+    if down == ["database"]:
+        # Read-only mode (ARCHITECTURE.md, degraded modes): cached reads still answer, so
+        # the process stays in rotation; writes answer 503 with Retry-After meanwhile.
+        body = {"status": "read_only", "checks": checks, "warnings": _warnings()}
+        body["warnings"].insert(0, "database down: read-only, writes answer 503")
+        return JsonResponse(body, status=200)
     body = {"status": "unavailable" if down else "ok", "checks": checks}
+    warnings = _warnings()
+    if warnings:
+        body["warnings"] = warnings
     if down:
         body["error"] = {
             "code": "service_unavailable",
             "message": f"Not ready: {', '.join(down)} down.",
         }
     return JsonResponse(body, status=503 if down else 200)
+
+
+def _warnings() -> list[str]:
+    """What does not make the process unready but an operator must fix: a like buffer
+    whose Redis would lose acknowledged likes on a restart (ARCHITECTURE.md). Logged once
+    per process and problem, so that a start-up's first probe puts it in the logs."""
+    try:
+        problem = like_buffer.durability_problem()
+    except like_buffer.Unavailable:
+        return []  # down, not undurable: the redis check names it
+    if problem is None:
+        return []
+    if problem not in _warned:
+        _warned.add(problem)
+        logger.warning(problem)
+    return [problem]

@@ -13,11 +13,23 @@ import os
 from collections.abc import Callable
 
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 logger = logging.getLogger(__name__)
+
+# Answers given in a degraded mode (docs/operations.md): `read_only` is a request refused
+# with 503 because PostgreSQL is unreachable (cached reads still answer 200).
+DEGRADED_RESPONSES = Counter(
+    "puppies_degraded_responses", "Requests answered in a degraded mode.", ["mode"]
+)
 _scrape_gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
 

@@ -66,8 +66,17 @@ def rendered_page(results: list[bytes], next_cursor: str | None) -> HttpResponse
     return HttpResponse(body, content_type="application/json")
 
 
+def query_value(request, name: str) -> str | None:
+    """The one value of a query parameter: `?limit=5&limit=` is refused (400), not read as
+    its last value, which the schema (one integer) does not allow."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise ValidationError({name: ["Give this parameter once."]})
+    return values[0] if values else None
+
+
 def read_limit(request) -> int:
-    raw = request.query_params.get("limit")
+    raw = query_value(request, "limit")
     if raw in (None, ""):
         return settings.PAGE_DEFAULT_LIMIT
     try:
@@ -94,7 +103,7 @@ class KeysetPagination(BasePagination):
         names = [field.lstrip("-") for field in ordering]
         limit = read_limit(request)
 
-        cursor = request.query_params.get("cursor")
+        cursor = query_value(request, "cursor")
         if cursor:
             key = self._parse_key(queryset.model, names, decode_cursor(cursor))
             after = TupleLessThan if descending else TupleGreaterThan
@@ -134,25 +143,33 @@ class KeysetPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
-        return [
-            {
-                "name": "cursor",
-                "in": "query",
-                "required": False,
-                "description": "Opaque cursor from the previous page's next_cursor.",
-                "schema": {"type": "string"},
+        return page_parameters()
+
+
+def page_parameters() -> list[dict]:
+    """`cursor` and `limit` as the schema states them, for every paged operation (views
+    that page by hand, like the feed, declare these too)."""
+    return [
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "Opaque cursor from the previous page's next_cursor (empty: the "
+            "first page); one that was not (tampered, foreign, expired key) is a 400.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"Page size, 1..{settings.PAGE_MAX_LIMIT} "
+            f"(default {settings.PAGE_DEFAULT_LIMIT}, also when empty).",
+            "allowEmptyValue": True,
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": settings.PAGE_MAX_LIMIT,
+                "default": settings.PAGE_DEFAULT_LIMIT,
             },
-            {
-                "name": "limit",
-                "in": "query",
-                "required": False,
-                "description": f"Page size, 1..{settings.PAGE_MAX_LIMIT} "
-                f"(default {settings.PAGE_DEFAULT_LIMIT}).",
-                "schema": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": settings.PAGE_MAX_LIMIT,
-                    "default": settings.PAGE_DEFAULT_LIMIT,
-                },
-            },
-        ]
+        },
+    ]

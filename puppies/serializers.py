@@ -18,3 +18,21 @@ def _instance(serializer_class: type[serializers.Serializer]) -> serializers.Ser
 def represent(serializer_class: type[serializers.Serializer], instance) -> dict:
     """`serializer_class(instance).data`, for a serializer that reads no context."""
     return _instance(serializer_class).to_representation(instance)
+
+
+class _StrictText:
+    """Text only: DRF's CharField turns numbers into strings (`"bio": 0` saved "0"), which
+    the schema, `type: string`, says are refused."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(_StrictText, serializers.CharField):
+    pass
+
+
+class StrictRegexField(_StrictText, serializers.RegexField):
+    pass

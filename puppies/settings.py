@@ -85,6 +85,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL unreachable: what a refused request's Retry-After says (read-only mode).
+DB_DOWN_RETRY_AFTER_S = env.int("DB_DOWN_RETRY_AFTER_S", default=5)
 
 # --- Redis: cache, rate limits, like buffer, Celery broker --------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

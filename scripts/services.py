@@ -137,6 +137,14 @@ def start_postgres(port: int) -> None:
     wait_for("127.0.0.1", port, "PostgreSQL")
 
 
+# The like buffer lives in this Redis, and a like is answered once its intent is written
+# here (ARCHITECTURE.md, "Likes buffered in Redis"): every write is appended to the AOF and
+# fsynced before Redis replies, so a SIGKILL or power cut loses no acknowledged like. RDB
+# snapshots add nothing then (the AOF is the copy that counts), so they stay off.
+# docker-compose.yml says the same; interactions/tests/test_like_durability.py checks it.
+REDIS_DURABILITY_ARGS = ("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+
+
 def start_redis(port: int) -> None:
     server = shutil.which("redis-server")
     if not server:
@@ -158,10 +166,7 @@ def start_redis(port: int) -> None:
             "yes",
             "--dir",
             str(data),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
+            *REDIS_DURABILITY_ARGS,
             "--logfile",
             str(LOCAL / "redis.log"),
         ],

@@ -47,6 +47,10 @@ resource "google_sql_database" "puppies" {
   instance = google_sql_database_instance.puppies.name
 }
 
+# The Celery broker (CELERY_BROKER_URL) only: a lost message is re-dispatched from the
+# outbox. The caches and the like buffer (REDIS_URL, LIKE_BUFFER_REDIS_URL) need AOF with
+# appendfsync always, which Memorystore for Redis cannot do (RDB snapshots only): they run
+# in k8s/redis-durable.yaml on the GKE cluster.
 resource "google_redis_instance" "puppies" {
   name           = "puppies-redis"
   tier           = "STANDARD_HA"
@@ -56,4 +60,4 @@ resource "google_redis_instance" "puppies" {
 }
 
 output "database_connection_name" { value = google_sql_database_instance.puppies.connection_name }
-output "redis_host" { value = google_redis_instance.puppies.host }
+output "broker_redis_host" { value = google_redis_instance.puppies.host }

@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -6,8 +8,42 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
 )
 
+from puppies.serializers import StrictCharField, StrictRegexField
 from users.auth import RefreshToken
 from users.models import USERNAME_RE, User
+
+# An absolute http(s) URI in ASCII (RFC 3986): a host name, an optional port, then path,
+# query and fragment characters or %-escapes.
+_URI_CHAR = r"(?:[A-Za-z0-9\-._~:/?@!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
+AVATAR_URL_PATTERN = (
+    r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?"
+    rf"(?:[/?]{_URI_CHAR}*)?(?:#{_URI_CHAR}*)?$"
+)
+
+
+# A user without an avatar has "" (not null): clients that show `avatar_url` when it is
+# truthy keep working, and cached renderings need no migration. So the schema says
+# "a URL or the empty string" instead of `format: uri` alone.
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 500,
+        "anyOf": [{"format": "uri", "pattern": AVATAR_URL_PATTERN}, {"maxLength": 0}],
+        "description": 'The avatar\'s http(s) URL, or "" when the user has none.',
+    }
+)
+class AvatarURLField(serializers.CharField):
+    # Checked here, not by a validator or URLField: the schema generator would add
+    # `format: uri` for those, which "" does not meet. What the schema says is what is
+    # checked: any http(s) URI with a host (Django's URLValidator also refused, say,
+    # host names longer than DNS allows, which no schema states).
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value and not re.fullmatch(AVATAR_URL_PATTERN, value):
+            self.fail("invalid_url")
+        return value
+
+    default_error_messages = {"invalid_url": serializers.URLField.default_error_messages["invalid"]}
 
 
 class AuthorSerializer(serializers.ModelSerializer):
@@ -18,8 +54,11 @@ class AuthorSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "display_name", "avatar_url"]
         read_only_fields = fields
 
+    avatar_url = AvatarURLField(read_only=True)
+
 
 class UserSerializer(serializers.ModelSerializer):
+    avatar_url = AvatarURLField(read_only=True)
     is_following = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
 
@@ -52,27 +91,25 @@ class MeSerializer(UserSerializer):
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.RegexField(
+    username = StrictRegexField(
         USERNAME_RE,
         max_length=settings.USERNAME_MAX_LENGTH,
         error_messages={"invalid": "3 to 30 letters, digits or underscores."},
     )
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
-    display_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    password = StrictCharField(write_only=True, max_length=128, trim_whitespace=False)
+    display_name = StrictCharField(max_length=50, required=False, allow_blank=True)
 
 
 class ProfileUpdateSerializer(serializers.Serializer):
-    display_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    bio = serializers.CharField(
-        max_length=settings.BIO_MAX_LENGTH, required=False, allow_blank=True
-    )
-    avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    display_name = StrictCharField(max_length=50, required=False, allow_blank=True)
+    bio = StrictCharField(max_length=settings.BIO_MAX_LENGTH, required=False, allow_blank=True)
+    avatar_url = AvatarURLField(max_length=500, required=False, allow_blank=True)
 
 
 class PasswordChangeSerializer(serializers.Serializer):
-    old_password = serializers.CharField(write_only=True, trim_whitespace=False)
-    new_password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    old_password = StrictCharField(write_only=True, trim_whitespace=False)
+    new_password = StrictCharField(write_only=True, max_length=128, trim_whitespace=False)
 
 
 class RefreshSerializer(serializers.Serializer):

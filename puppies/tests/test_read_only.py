@@ -1,0 +1,79 @@
+"""Read-only mode while PostgreSQL is unreachable (ARCHITECTURE.md, degraded modes).
+
+PostgreSQL "down" here is the test database's connection pointed at a loopback port
+where nothing listens: every connect is refused, as with a stopped server, while the
+test's own database stays up for its setup and teardown.
+"""
+
+import socket
+from contextlib import contextmanager
+
+import pytest
+from django.db import connections
+from prometheus_client import REGISTRY
+
+from interactions.services import drain_like_buffer
+from posts.tests.factories import PostFactory
+from users.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@contextmanager
+def postgres_unreachable():
+    conn = connections["default"]
+    port = conn.settings_dict["PORT"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]  # closed again: connections to it are refused
+    conn.close()
+    conn.settings_dict["PORT"] = dead
+    try:
+        yield
+    finally:
+        conn.close()
+        conn.settings_dict["PORT"] = port
+
+
+def degraded() -> float:
+    return REGISTRY.get_sample_value("puppies_degraded_responses_total", {"mode": "read_only"}) or 0
+
+
+def test_with_postgresql_down_cached_reads_answer_and_writes_get_503_with_retry_after(
+    client_for, api, settings
+):
+    settings.DB_DOWN_RETRY_AFTER_S = 7
+    reader, bella = UserFactory(), UserFactory()
+    posts = [PostFactory(author=bella), PostFactory(author=bella)]
+    me = client_for(reader)
+    assert me.post(f"/v1/users/{bella.id}/follow").status_code == 201
+    me.get("/v1/feed")
+    me.get(f"/v1/posts/{posts[0].id}")
+    # The beat job's like drain builds the reader's liked set (what lets a render skip
+    # PostgreSQL); then the feed's first page and the post are cached.
+    drain_like_buffer()
+    feed = me.get("/v1/feed").json()
+    post = me.get(f"/v1/posts/{posts[0].id}").json()
+    assert [p["id"] for p in feed["results"]] == [p.id for p in reversed(posts)]
+    before = degraded()
+
+    with postgres_unreachable():
+        feed_now = me.get("/v1/feed")
+        post_now = me.get(f"/v1/posts/{posts[0].id}")
+        write = me.post("/v1/posts", {"content": "while down"}, format="json")
+        ready = api.get("/readyz")
+
+    assert feed_now.status_code == 200
+    assert feed_now.json()["results"] == feed["results"]
+    assert (post_now.status_code, post_now.json()) == (200, post)
+    assert write.status_code == 503
+    assert write["Retry-After"] == "7"
+    assert write.json()["error"]["code"] == "service_unavailable"
+    assert "read-only" in write.json()["error"]["message"]
+    assert ready.status_code == 200  # stays in rotation: it still serves cached reads
+    assert ready.json()["status"] == "read_only"
+    assert ready.json()["checks"]["database"].startswith("down")
+    assert degraded() == before + 1
+    # Back without a restart.
+    assert me.post("/v1/posts", {"content": "back"}, format="json").status_code == 201
+    assert api.get("/readyz").json()["status"] == "ok"
