@@ -17,10 +17,63 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The dev default starts with "django-insecure-" so `check --deploy` refuses it (W009).
-SECRET_KEY = env(
-    "SECRET_KEY", default="django-insecure-dev-only-key-change-me-in-production-0123456789"
+
+# --- Signing keys -----------------------------------------------------------------
+# SECRET_KEY signs sessions, upload links and cursors; JWT_SIGNING_KEY signs the API's
+# tokens. Anyone holding a key can forge what it signs (an access token for user 1), so
+# without DEBUG the process refuses to start unless both are set, long, distinct, and not
+# one of the keys ever published in this repository. A settings-time error rather than a
+# system check: gunicorn and Celery never run the checks. With DEBUG (`make run`, the
+# tests) the dev keys below are used when none is set: they are public, and fine there.
+KEY_MIN_LENGTH = 50
+_DEV_SECRET_KEY = "django-insecure-dev-only-key-change-me-in-production-0123456789"  # noqa: S105  # nosec B105
+_DEV_JWT_SIGNING_KEY = "django-insecure-dev-only-jwt-key-change-me-in-production-0123456789"
+PUBLIC_KEYS = frozenset(
+    {
+        _DEV_SECRET_KEY,
+        _DEV_JWT_SIGNING_KEY,
+        "change-me-in-production-please-0123456789abcdef",  # docker-compose.yml, until 2026-11
+    }
 )
+
+
+def _refuse_key(name: str, key: str) -> str | None:
+    """Why `key` may not sign anything in production, or None if it may."""
+    if not key:
+        return f"{name} is not set"
+    if key in PUBLIC_KEYS or key.startswith("django-insecure-"):
+        return f"{name} is a key published in the repository"
+    if len(key) < KEY_MIN_LENGTH or len(set(key)) < 5:
+        return f"{name} is shorter than {KEY_MIN_LENGTH} characters (or too repetitive)"
+    return None
+
+
+def _signing_key(name: str, dev_default: str) -> str:
+    key = env(name, default="")
+    if DEBUG:
+        return key or dev_default
+    problem = _refuse_key(name, key)
+    if problem:
+        raise ImproperlyConfigured(
+            f"{problem}: with DEBUG=false set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    return key
+
+
+SECRET_KEY = _signing_key("SECRET_KEY", _DEV_SECRET_KEY)
+JWT_SIGNING_KEY = _signing_key("JWT_SIGNING_KEY", _DEV_JWT_SIGNING_KEY)
+# Rotation: tokens signed with these earlier keys are still accepted until they expire
+# (new ones are signed with JWT_SIGNING_KEY only); drop a key once JWT_REFRESH_DAYS passed.
+JWT_VERIFYING_KEYS = env.list("JWT_VERIFYING_KEYS", default=[])
+if not DEBUG:
+    _problems = [_refuse_key("JWT_VERIFYING_KEYS entry", key) for key in JWT_VERIFYING_KEYS]
+    _problems.append("JWT_SIGNING_KEY equals SECRET_KEY" if JWT_SIGNING_KEY == SECRET_KEY else None)
+    if any(_problems):
+        raise ImproperlyConfigured("; ".join(p for p in _problems if p) + ".")
+# Every token names who issued it and for whom; one without both (or other ones) is refused.
+JWT_ISSUER = env("JWT_ISSUER", default="puppies")
+JWT_AUDIENCE = env("JWT_AUDIENCE", default="puppies-api")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -227,7 +280,10 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
-    "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
+    # Verified by users.auth.TokenBackend, which also accepts JWT_VERIFYING_KEYS.
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ISSUER": JWT_ISSUER,
+    "AUDIENCE": JWT_AUDIENCE,
     "AUTH_TOKEN_CLASSES": ("users.auth.AccessToken",),
     "AUTH_HEADER_TYPES": ("Bearer",),
 }

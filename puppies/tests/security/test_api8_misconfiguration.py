@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 PRODUCTION_ENV = {
     "SECRET_KEY": secrets.token_urlsafe(50),
+    "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
     "DEBUG": "false",
     "ALLOWED_HOSTS": "api.puppies.example",
     "SECURE_SSL_REDIRECT": "true",
@@ -20,13 +21,14 @@ PRODUCTION_ENV = {
 }
 
 
-def check_deploy(**overrides) -> subprocess.CompletedProcess:
-    """`manage.py check --deploy` with only `overrides` on top of the non-security env."""
+def check_deploy(*, deploy: bool = True, **overrides) -> subprocess.CompletedProcess:
+    """`manage.py check [--deploy]` with only `overrides` on top of the non-security env."""
     unset = ("SECURE_COOKIES", "DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("JWT_")}
     env.update(overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    flags = ["--deploy", "--fail-level", "WARNING"] if deploy else []
+    return subprocess.run(  # noqa: S603 - our manage.py, fixed arguments
+        [sys.executable, "manage.py", "check", *flags],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -42,12 +44,41 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
-def test_check_deploy_refuses_the_dev_secret_key():
-    env = {**PRODUCTION_ENV}
-    env.pop("SECRET_KEY")
-    result = check_deploy(**env)
+LONG = secrets.token_urlsafe(50)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY is not set"),
+        (
+            {"SECRET_KEY": "change-me-in-production-please-0123456789abcdef"},
+            "SECRET_KEY is a key published in the repository",
+        ),
+        (
+            {"SECRET_KEY": "django-insecure-dev-only-key-change-me-in-production-0123456789"},
+            "SECRET_KEY is a key published in the repository",
+        ),
+        ({"SECRET_KEY": "short-but-random-Zq8"}, "SECRET_KEY is shorter than 50"),
+        ({"JWT_SIGNING_KEY": None}, "JWT_SIGNING_KEY is not set"),
+        ({"SECRET_KEY": LONG, "JWT_SIGNING_KEY": LONG}, "JWT_SIGNING_KEY equals SECRET_KEY"),
+        ({"JWT_VERIFYING_KEYS": "old-and-short"}, "JWT_VERIFYING_KEYS entry is shorter"),
+    ],
+    ids=["unset", "compose-key", "old-default", "short", "no-jwt-key", "same-keys", "short-old"],
+)
+def test_without_debug_the_app_refuses_to_start_with_a_public_or_short_key(overrides, reason):
+    # a plain `check`: settings are refused on import, as gunicorn and Celery import them
+    env = {**PRODUCTION_ENV, **overrides}
+    result = check_deploy(deploy=False, **{k: v for k, v in env.items() if v is not None})
+
     assert result.returncode != 0
-    assert "security.W009" in result.stdout + result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+    assert reason in result.stderr
+
+
+def test_with_debug_the_dev_keys_are_fine():
+    result = check_deploy(deploy=False, DEBUG="true")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.django_db
