@@ -1,11 +1,43 @@
-"""Liveness and readiness for load balancers and operators."""
+"""Liveness and readiness for load balancers and operators.
+
+`/healthz` answers anyone. `/readyz` answers anyone 200 or 503 (what a load balancer
+needs) but names the dependency that is down only to the monitoring system
+(`is_monitor`), which alone may read `/metrics` too.
+"""
+
+import functools
+import hmac
+import ipaddress
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from puppies import ratelimit
 from puppies.celery import app as celery_app
+
+
+@functools.cache
+def _networks(cidrs: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def is_monitor(request) -> bool:
+    """The caller is the monitoring system: it sent `Bearer <METRICS_TOKEN>`, or its address
+    (as the rate limits see it) is in METRICS_ALLOWED_NETWORKS."""
+    token = settings.METRICS_TOKEN
+    if token:
+        scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            return True
+    networks = _networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
+    if networks:
+        address = ipaddress.ip_address(ratelimit.client_ip(request))
+        return any(address in network for network in networks)
+    return False
 
 
 def healthz(request):
@@ -38,10 +70,11 @@ def readyz(request):
         except Exception as exc:  # any failure means "not ready", named for the operator
             checks[name] = f"down: {type(exc).__name__}"
     down = [name for name, result in checks.items() if result != "ok"]
-    body = {"status": "unavailable" if down else "ok", "checks": checks}
+    monitor = is_monitor(request)
+    body = {"status": "unavailable" if down else "ok"}
+    if monitor:  # what is down, and why, tells an attacker where to push
+        body["checks"] = checks
     if down:
-        body["error"] = {
-            "code": "service_unavailable",
-            "message": f"Not ready: {', '.join(down)} down.",
-        }
+        message = f"Not ready: {', '.join(down)} down." if monitor else "Not ready."
+        body["error"] = {"code": "service_unavailable", "message": message}
     return JsonResponse(body, status=503 if down else 200)

@@ -83,15 +83,19 @@ def _admin_login_path() -> str:
 
 
 class GlobalRateLimitMiddleware:
-    """RATELIMIT_GLOBAL requests per client IP across the whole site, probes excepted."""
+    """RATELIMIT_GLOBAL requests per client IP across the whole site.
 
-    EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/" + settings.STATIC_URL.lstrip("/"))
+    Liveness and static files are exempt; /readyz and /metrics only for the monitoring
+    system (puppies.health.is_monitor): anyone else's probes count like any request."""
+
+    EXEMPT_PREFIXES = ("/healthz", "/" + settings.STATIC_URL.lstrip("/"))
+    MONITOR_PATHS = ("/readyz", "/metrics")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(self.EXEMPT_PREFIXES):
+        if not self.exempt(request):
             usage = _usage(request, "global", _ip_key)
             if usage is not None and usage["should_limit"]:
                 return self.too_many(_retry_after(usage))
@@ -101,6 +105,16 @@ class GlobalRateLimitMiddleware:
                 if usage is not None and usage["should_limit"]:
                     return self.too_many(_retry_after(usage))
         return self.get_response(request)
+
+    def exempt(self, request) -> bool:
+        path = request.path
+        if path.startswith(self.EXEMPT_PREFIXES):
+            return True
+        if path not in self.MONITOR_PATHS:
+            return False
+        from puppies.health import is_monitor  # health imports this module
+
+        return is_monitor(request)
 
     @staticmethod
     def too_many(retry_after: int) -> JsonResponse:

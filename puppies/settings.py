@@ -4,6 +4,7 @@ Every knob an operator may turn is an environment variable named in the README.
 Code elsewhere reads `django.conf.settings`, never `os.environ`.
 """
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -396,6 +397,23 @@ _ip_header = env("CLIENT_IP_HEADER", default="")
 RATELIMIT_CLIENT_IP_HEADER = "HTTP_" + _ip_header.upper().replace("-", "_") if _ip_header else ""
 RATELIMIT_TRUSTED_PROXY_DEPTH = env.int("TRUSTED_PROXY_DEPTH", default=1)
 RATELIMIT_IP_META_KEY = "puppies.ratelimit.client_ip"
+
+# --- Monitoring: who may read /metrics and /readyz's details ----------------------
+# A scrape runs a COUNT and Redis scans and shows internal traffic, so /metrics answers
+# only the monitoring system: the bearer METRICS_TOKEN, or a client address (as the rate
+# limits see it, CLIENT_IP_HEADER included) in METRICS_ALLOWED_NETWORKS. Neither set: 403
+# for everyone. /readyz answers everyone 200/503 but names what is down only to them.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network like 10.0.0.0/8."
+        ) from None
+if METRICS_TOKEN and not DEBUG and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN is shorter than 32 characters.")
 
 # --- Logging: one JSON object per line, with the request id -------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

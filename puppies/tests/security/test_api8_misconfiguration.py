@@ -94,3 +94,84 @@ def test_unknown_urls_and_bad_methods_answer_json_not_html(client):
     for response in (client.get("/v1/nope"), client.get("/nothing-here"), client.put("/v1/posts")):
         assert response["Content-Type"].startswith("application/json")
         assert "error" in response.json()
+
+
+# --- /metrics and /readyz are for the monitoring system (finding 3) -------------------
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"HTTP_AUTHORIZATION": "Bearer wrong-token"}, {"REMOTE_ADDR": "192.0.2.10"}],
+    ids=["anonymous", "wrong-token", "outside-network"],
+)
+def test_metrics_refuse_anyone_but_the_monitoring_system(client, settings, headers):
+    settings.METRICS_TOKEN = "s" * 40
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+
+    response = client.get("/metrics", **headers)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert b"puppies_" not in response.content
+
+
+@pytest.mark.django_db
+def test_metrics_answer_the_configured_token_or_network(client, settings):
+    settings.METRICS_TOKEN = "s" * 40
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "fd00::/8"]
+
+    for headers in (
+        {"HTTP_AUTHORIZATION": f"Bearer {'s' * 40}"},
+        {"REMOTE_ADDR": "10.20.30.40"},
+        {"REMOTE_ADDR": "fd00::1"},
+    ):
+        response = client.get("/metrics", **headers)
+        assert response.status_code == 200, headers
+        assert b"puppies_http_request_duration_seconds" in response.content
+
+
+@pytest.mark.django_db
+def test_metrics_are_closed_when_nothing_is_configured(client):
+    assert client.get("/metrics").status_code == 403  # 127.0.0.1 included
+
+
+@pytest.mark.django_db
+def test_readyz_names_what_is_down_only_to_the_monitoring_system(client, monitor, settings):
+    settings.REDIS_URL = DEAD_REDIS
+
+    public = client.get("/readyz")
+    assert public.status_code == 503
+    assert "checks" not in public.json()
+    assert public.json()["error"] == {"code": "service_unavailable", "message": "Not ready."}
+
+    detailed = monitor.get("/readyz")
+    assert detailed.status_code == 503
+    assert detailed.json()["checks"]["redis"].startswith("down")
+    assert "redis" in detailed.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_healthz_stays_open(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_probes_count_against_the_global_limit_except_for_the_monitor(client, monitor, settings):
+    settings.RATELIMIT_GLOBAL = "2/m"
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").status_code == 403
+
+    for path in ("/readyz", "/metrics"):
+        limited = client.get(path)
+        assert limited.status_code == 429
+        assert int(limited["Retry-After"]) >= 1
+    # the monitor and liveness probes are never limited
+    for _ in range(3):
+        assert monitor.get("/metrics").status_code == 200
+        assert monitor.get("/readyz").status_code == 200
+        assert client.get("/healthz").status_code == 200
