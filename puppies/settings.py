@@ -157,6 +157,13 @@ CACHES = {
         },
     }
 }
+# Rate-limit counters: the same Redis, but errors are raised, not ignored, so that
+# puppies/ratelimit.py can tell "Redis is down" from "no count yet" (and fail open for
+# the global limit, fall back to an in-process count for logins and registrations).
+CACHES["ratelimit"] = {
+    **CACHES["default"],
+    "OPTIONS": {**CACHES["default"]["OPTIONS"], "IGNORE_EXCEPTIONS": False},
+}
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # --- Celery -----------------------------------------------------------------
@@ -383,11 +390,16 @@ def _rate(name: str, default: str) -> str:
 
 
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_FAIL_OPEN = True  # Redis down: serve without limits rather than refuse everyone
+RATELIMIT_USE_CACHE = "ratelimit"
+# Redis down: the global and per-feature limits serve without limits rather than refuse
+# everyone; login and registration limits count in-process instead (puppies/ratelimit.py).
+RATELIMIT_FAIL_OPEN = True
 RATELIMIT_GLOBAL = _rate("RATELIMIT_GLOBAL", "1000/m")  # per client IP, every request
 RATELIMIT_POST_CREATE = _rate("RATELIMIT_POST_CREATE", "10/m")  # per user
-RATELIMIT_LOGIN_FAILED = _rate("RATELIMIT_LOGIN_FAILED", "10/m")  # failed logins per username
+# Failed logins per account, however it was named (username in any case, or its email),
+# for the API and the admin alike; reaching it locks the account's logins for the lockout.
+RATELIMIT_LOGIN_FAILED = _rate("RATELIMIT_LOGIN_FAILED", "10/m")
+RATELIMIT_LOGIN_LOCKOUT_S = env.int("RATELIMIT_LOGIN_LOCKOUT_S", default=300)
 RATELIMIT_LOGIN = _rate("RATELIMIT_LOGIN", "100/m")  # login attempts per client IP
 RATELIMIT_REGISTER = _rate("RATELIMIT_REGISTER", "20/h")  # registrations per client IP
 # Behind a proxy the client address comes from this header only (e.g. X-Forwarded-For),
