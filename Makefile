@@ -13,6 +13,10 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# Local runs are DEBUG runs unless told otherwise: settings.py refuses to start without
+# DEBUG until SECRET_KEY and JWT_SIGNING_KEY are set (see the README).
+services migrate run: export DEBUG ?= true
+
 services: $(BIN)/.installed
 	$(BIN)/python scripts/services.py
 

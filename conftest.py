@@ -158,3 +158,12 @@ def _commit_hooks_run_as_in_production(monkeypatch):
         return result
 
     monkeypatch.setattr(transaction.Atomic, "__exit__", exit_and_commit)
+
+
+@pytest.fixture
+def monitor(settings):
+    """An API client for the monitoring system: it may read /metrics and /readyz's details."""
+    settings.METRICS_TOKEN = "test-metrics-token-" + "m" * 20
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    return client

@@ -94,6 +94,9 @@ def setup_django(url: str, rebuild: bool) -> None:
     # database work, not broker round trips. Logs stay quiet.
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    from bench.support import use_bench_keys
+
+    use_bench_keys()
     import django
 
     django.setup()

@@ -68,7 +68,7 @@ from urllib.parse import quote, urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import ensure_database, free_port  # noqa: E402 - needs ROOT on the path
+from bench.support import ensure_database, free_port, use_bench_keys  # noqa: E402 - needs ROOT on the path
 
 SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/puppies")
 DATABASE_URL = os.environ.get(
@@ -89,6 +89,7 @@ BENCH_ENV = {
     "DEBUG": "false",
 }
 os.environ.update(BENCH_ENV)
+use_bench_keys()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "puppies.settings")
 
 AUTHORS, POSTS_PER_AUTHOR, OTHERS = 100, 10, 200

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import ensure_database, free_port  # noqa: E402 - needs ROOT on the path
+from bench.support import ensure_database, free_port, use_bench_keys  # noqa: E402 - needs ROOT on the path
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/puppies_bench_likes"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -43,6 +43,7 @@ os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "puppies.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["RATELIMIT_ENABLE"] = "false"  # a load test from one IP; limits are not measured
+use_bench_keys()
 
 
 ensure_database(DATABASE_URL)

@@ -1,5 +1,7 @@
 """What the benchmarks share: their own database, and free loopback ports."""
 
+import os
+import secrets
 import socket
 from urllib.parse import urlparse
 
@@ -20,3 +22,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def use_bench_keys() -> None:
+    """Random signing keys for this run (and the servers it starts, which inherit them):
+    settings.py refuses to start without DEBUG unless SECRET_KEY and JWT_SIGNING_KEY are set."""
+    for name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
+        os.environ.setdefault(name, secrets.token_urlsafe(50))

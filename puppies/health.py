@@ -1,4 +1,13 @@
-"""Liveness and readiness for load balancers and operators."""
+"""Liveness and readiness for load balancers and operators.
+
+`/healthz` answers anyone. `/readyz` answers anyone 200 or 503 (what a load balancer
+needs) but names the dependency that is down only to the monitoring system
+(`is_monitor`), which alone may read `/metrics` too.
+"""
+
+import functools
+import hmac
+import ipaddress
 
 import logging
 
@@ -8,10 +17,33 @@ from django.db import connection
 from django.http import JsonResponse
 
 from interactions import like_buffer
+from puppies import ratelimit
 from puppies.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 _warned: set[str] = set()
+
+
+@functools.cache
+def _networks(cidrs: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def is_monitor(request) -> bool:
+    """The caller is the monitoring system: it sent `Bearer <METRICS_TOKEN>`, or its address
+    (as the rate limits see it) is in METRICS_ALLOWED_NETWORKS."""
+    token = settings.METRICS_TOKEN
+    if token:
+        scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            return True
+    networks = _networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
+    if networks:
+        address = ipaddress.ip_address(ratelimit.client_ip(request))
+        return any(address in network for network in networks)
+    return False
 
 
 def healthz(request):
@@ -44,21 +76,24 @@ def readyz(request):
         except Exception as exc:  # any failure means "not ready", named for the operator
             checks[name] = f"down: {type(exc).__name__}"
     down = [name for name, result in checks.items() if result != "ok"]
+    monitor = is_monitor(request)
+    warnings = _warnings()  # logged once per process whoever asks
     if down == ["database"]:
         # Read-only mode (ARCHITECTURE.md, degraded modes): cached reads still answer, so
         # the process stays in rotation; writes answer 503 with Retry-After meanwhile.
-        body = {"status": "read_only", "checks": checks, "warnings": _warnings()}
-        body["warnings"].insert(0, "database down: read-only, writes answer 503")
+        body = {"status": "read_only"}
+        if monitor:
+            body["checks"] = checks
+            body["warnings"] = ["database down: read-only, writes answer 503", *warnings]
         return JsonResponse(body, status=200)
-    body = {"status": "unavailable" if down else "ok", "checks": checks}
-    warnings = _warnings()
-    if warnings:
-        body["warnings"] = warnings
+    body = {"status": "unavailable" if down else "ok"}
+    if monitor:  # what is down, and why, tells an attacker where to push
+        body["checks"] = checks
+        if warnings:
+            body["warnings"] = warnings
     if down:
-        body["error"] = {
-            "code": "service_unavailable",
-            "message": f"Not ready: {', '.join(down)} down.",
-        }
+        message = f"Not ready: {', '.join(down)} down." if monitor else "Not ready."
+        body["error"] = {"code": "service_unavailable", "message": message}
     return JsonResponse(body, status=503 if down else 200)
 
 

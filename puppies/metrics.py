@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Callable
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,6 +22,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from puppies.errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,12 @@ class _ScrapeGauges:
 
 
 def metrics_view(request):
+    from puppies.health import is_monitor  # health imports the Celery app: only when serving
+
+    if not is_monitor(request):
+        return JsonResponse(
+            error_body(403, "Metrics are for the monitoring system only."), status=403
+        )
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)

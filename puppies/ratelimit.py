@@ -3,19 +3,38 @@
 Views call `enforce(request, "<name>", key)`; every limit is a RATELIMIT_* setting
 (rates like "10/m", "20/h") read from the environment in puppies/settings.py.
 A limit that trips raises RateLimited (429, `Retry-After`, the API error format).
-If Redis is unreachable the counters cannot be read and the limits fail open
-(RATELIMIT_FAIL_OPEN): serving users beats refusing everyone.
+
+If Redis is unreachable the counters cannot be read. Most limits then fail open
+(RATELIMIT_FAIL_OPEN): serving users beats refusing everyone. The limits that guard
+credentials (LOCAL_FALLBACK: logins, registrations) are counted in this process instead,
+so a Redis outage never opens password guessing; each process then allows the full rate.
+
+A limit may also lock its key out (LOCKOUTS): once `count` brings it to the limit, every
+`enforce` of that key answers 429 until the lockout ends, whatever the window says.
 """
 
 import functools
+import hashlib
 import ipaddress
+import threading
+import time
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import JsonResponse
 from django.urls import reverse
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import _split_rate, get_usage
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 from puppies.errors import RateLimited, error_body
+
+# What the rate-limit cache raises when Redis is unreachable (it does not ignore errors).
+REDIS_DOWN = (ConnectionInterrupted, RedisError, OSError)
+# Limits counted in-process while Redis is down, instead of failing open.
+LOCAL_FALLBACK = frozenset({"login", "login_failed", "register"})
+# Limit name -> the setting with its lockout in seconds.
+LOCKOUTS = {"login_failed": "RATELIMIT_LOGIN_LOCKOUT_S"}
 
 
 def client_ip(request) -> str:
@@ -48,10 +67,82 @@ def _ip_key(group, request) -> str:
     return str(address)
 
 
+class _LocalCounters:
+    """Fixed-window counters and lockouts of one process: the fallback while Redis is down."""
+
+    MAX_ENTRIES = 100_000  # bounded: past it, entries of ended windows are dropped
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, int], int] = {}
+        self._locked_until: dict[tuple[str, str], float] = {}
+
+    def usage(self, name: str, value: str, rate: str, *, increment: bool) -> dict:
+        limit, period = _split_rate(rate)
+        now = int(time.time())
+        window_end = now - now % period + period
+        with self._lock:
+            if len(self._counts) >= self.MAX_ENTRIES:
+                self._counts = {k: v for k, v in self._counts.items() if k[2] > now}
+            count = self._counts.get((name, value, window_end), 0) + int(increment)
+            if increment:
+                self._counts[(name, value, window_end)] = count
+        return {
+            "count": count,
+            "limit": limit,
+            "should_limit": count > limit,
+            "time_left": window_end - now,
+        }
+
+    def lock(self, name: str, value: str, until: float) -> None:
+        with self._lock:
+            if len(self._locked_until) >= self.MAX_ENTRIES:
+                now = time.time()
+                self._locked_until = {k: v for k, v in self._locked_until.items() if v > now}
+            self._locked_until[(name, value)] = until
+
+    def locked_until(self, name: str, value: str) -> float | None:
+        return self._locked_until.get((name, value))
+
+
+_local = _LocalCounters()
+
+
 def _usage(request, name: str, key, *, increment: bool = True) -> dict | None:
+    """The counter of `key` under limit `name`, or None if it does not apply (disabled, or
+    Redis down for a limit that fails open)."""
+    if not settings.RATELIMIT_ENABLE:
+        return None
     rate = getattr(settings, f"RATELIMIT_{name.upper()}")
-    value = key if callable(key) else (lambda group, request, _v=str(key): _v)
-    return get_usage(request, group=name, key=value, rate=rate, increment=increment)
+    value = key(name, request) if callable(key) else str(key)
+    try:
+        return get_usage(request, group=name, key=lambda *_: value, rate=rate, increment=increment)
+    except REDIS_DOWN:
+        if name not in LOCAL_FALLBACK:
+            return None  # fail open
+        return _local.usage(name, value, rate, increment=increment)
+
+
+def _lock_key(name: str, value: str) -> str:
+    return "rl:lock:" + hashlib.sha256(f"{name}:{value}".encode()).hexdigest()
+
+
+def _locked_for(name: str, key) -> int:
+    """Seconds left of a lockout of `key` under limit `name` (0: not locked)."""
+    value = str(key)
+    try:
+        until = caches[settings.RATELIMIT_USE_CACHE].get(_lock_key(name, value))
+    except REDIS_DOWN:
+        until = _local.locked_until(name, value)
+    return max(int((until or 0) - time.time()), 0)
+
+
+def _lock(name: str, key, seconds: int) -> None:
+    value, until = str(key), time.time() + seconds
+    try:
+        caches[settings.RATELIMIT_USE_CACHE].set(_lock_key(name, value), until, seconds)
+    except REDIS_DOWN:
+        _local.lock(name, value, until)
 
 
 def _retry_after(usage: dict) -> int:
@@ -64,17 +155,27 @@ def enforce(request, name: str, key=_ip_key, *, increment: bool = True) -> None:
     `key` is a value (user id, username) or django-ratelimit's callable(group, request).
     With increment=False it only checks whether the limit is already exhausted.
     """
+    if name in LOCKOUTS and settings.RATELIMIT_ENABLE:
+        locked = _locked_for(name, key)
+        if locked:
+            raise RateLimited(
+                detail="Too many failed logins for this account: it is locked for a while.",
+                wait=locked,
+            )
     usage = _usage(request, name, key, increment=increment)
     if usage is None:
-        return  # disabled, or Redis is down: fail open
+        return  # disabled, or Redis is down for a limit that fails open
     exhausted = usage["should_limit"] if increment else usage["count"] >= usage["limit"]
     if exhausted:
         raise RateLimited(wait=_retry_after(usage))
 
 
 def count(request, name: str, key) -> None:
-    """Record one event (e.g. a failed login) against limit `name` without checking it."""
-    _usage(request, name, key, increment=True)
+    """Record one event (e.g. a failed login) against limit `name` without checking it;
+    the event that reaches the limit starts the limit's lockout, if it has one."""
+    usage = _usage(request, name, key, increment=True)
+    if usage is not None and name in LOCKOUTS and usage["count"] >= usage["limit"]:
+        _lock(name, key, getattr(settings, LOCKOUTS[name]))
 
 
 @functools.cache
@@ -83,29 +184,46 @@ def _admin_login_path() -> str:
 
 
 class GlobalRateLimitMiddleware:
-    """RATELIMIT_GLOBAL requests per client IP across the whole site, probes excepted."""
+    """RATELIMIT_GLOBAL requests per client IP across the whole site.
 
-    EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/" + settings.STATIC_URL.lstrip("/"))
+    Liveness and static files are exempt; /readyz and /metrics only for the monitoring
+    system (puppies.health.is_monitor): anyone else's probes count like any request."""
+
+    EXEMPT_PREFIXES = ("/healthz", "/" + settings.STATIC_URL.lstrip("/"))
+    MONITOR_PATHS = ("/readyz", "/metrics")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(self.EXEMPT_PREFIXES):
+        if not self.exempt(request):
             usage = _usage(request, "global", _ip_key)
             if usage is not None and usage["should_limit"]:
                 return self.too_many(_retry_after(usage))
-            # The admin's password form gets the API login's per-IP limit too.
+            # The admin's password form gets the API login's limits: per IP, per account.
             if request.method == "POST" and request.path == _admin_login_path():
-                usage = _usage(request, "login", _ip_key)
-                if usage is not None and usage["should_limit"]:
-                    return self.too_many(_retry_after(usage))
+                from users.services import check_login_allowed  # users imports this module
+
+                try:
+                    enforce(request, "login")
+                    check_login_allowed(request, request.POST.get("username", ""))
+                except RateLimited as exc:
+                    return self.too_many(exc.wait, str(exc.detail))
         return self.get_response(request)
 
+    def exempt(self, request) -> bool:
+        path = request.path
+        if path.startswith(self.EXEMPT_PREFIXES):
+            return True
+        if path not in self.MONITOR_PATHS:
+            return False
+        from puppies.health import is_monitor  # health imports this module
+
+        return is_monitor(request)
+
     @staticmethod
-    def too_many(retry_after: int) -> JsonResponse:
-        response = JsonResponse(
-            error_body(429, f"Too many requests; retry in {retry_after} seconds."), status=429
-        )
+    def too_many(retry_after: int, message: str = "") -> JsonResponse:
+        message = message or f"Too many requests; retry in {retry_after} seconds."
+        response = JsonResponse(error_body(429, message), status=429)
         response["Retry-After"] = str(retry_after)
         return response

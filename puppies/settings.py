@@ -4,6 +4,7 @@ Every knob an operator may turn is an environment variable named in the README.
 Code elsewhere reads `django.conf.settings`, never `os.environ`.
 """
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +18,63 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The dev default starts with "django-insecure-" so `check --deploy` refuses it (W009).
-SECRET_KEY = env(
-    "SECRET_KEY", default="django-insecure-dev-only-key-change-me-in-production-0123456789"
+
+# --- Signing keys -----------------------------------------------------------------
+# SECRET_KEY signs sessions, upload links and cursors; JWT_SIGNING_KEY signs the API's
+# tokens. Anyone holding a key can forge what it signs (an access token for user 1), so
+# without DEBUG the process refuses to start unless both are set, long, distinct, and not
+# one of the keys ever published in this repository. A settings-time error rather than a
+# system check: gunicorn and Celery never run the checks. With DEBUG (`make run`, the
+# tests) the dev keys below are used when none is set: they are public, and fine there.
+KEY_MIN_LENGTH = 50
+_DEV_SECRET_KEY = "django-insecure-dev-only-key-change-me-in-production-0123456789"  # noqa: S105  # nosec B105
+_DEV_JWT_SIGNING_KEY = "django-insecure-dev-only-jwt-key-change-me-in-production-0123456789"
+PUBLIC_KEYS = frozenset(
+    {
+        _DEV_SECRET_KEY,
+        _DEV_JWT_SIGNING_KEY,
+        "change-me-in-production-please-0123456789abcdef",  # docker-compose.yml, until 2026-11
+    }
 )
+
+
+def _refuse_key(name: str, key: str) -> str | None:
+    """Why `key` may not sign anything in production, or None if it may."""
+    if not key:
+        return f"{name} is not set"
+    if key in PUBLIC_KEYS or key.startswith("django-insecure-"):
+        return f"{name} is a key published in the repository"
+    if len(key) < KEY_MIN_LENGTH or len(set(key)) < 5:
+        return f"{name} is shorter than {KEY_MIN_LENGTH} characters (or too repetitive)"
+    return None
+
+
+def _signing_key(name: str, dev_default: str) -> str:
+    key = env(name, default="")
+    if DEBUG:
+        return key or dev_default
+    problem = _refuse_key(name, key)
+    if problem:
+        raise ImproperlyConfigured(
+            f"{problem}: with DEBUG=false set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    return key
+
+
+SECRET_KEY = _signing_key("SECRET_KEY", _DEV_SECRET_KEY)
+JWT_SIGNING_KEY = _signing_key("JWT_SIGNING_KEY", _DEV_JWT_SIGNING_KEY)
+# Rotation: tokens signed with these earlier keys are still accepted until they expire
+# (new ones are signed with JWT_SIGNING_KEY only); drop a key once JWT_REFRESH_DAYS passed.
+JWT_VERIFYING_KEYS = env.list("JWT_VERIFYING_KEYS", default=[])
+if not DEBUG:
+    _problems = [_refuse_key("JWT_VERIFYING_KEYS entry", key) for key in JWT_VERIFYING_KEYS]
+    _problems.append("JWT_SIGNING_KEY equals SECRET_KEY" if JWT_SIGNING_KEY == SECRET_KEY else None)
+    if any(_problems):
+        raise ImproperlyConfigured("; ".join(p for p in _problems if p) + ".")
+# Every token names who issued it and for whom; one without both (or other ones) is refused.
+JWT_ISSUER = env("JWT_ISSUER", default="puppies")
+JWT_AUDIENCE = env("JWT_AUDIENCE", default="puppies-api")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -104,6 +158,13 @@ CACHES = {
             "IGNORE_EXCEPTIONS": True,
         },
     }
+}
+# Rate-limit counters: the same Redis, but errors are raised, not ignored, so that
+# puppies/ratelimit.py can tell "Redis is down" from "no count yet" (and fail open for
+# the global limit, fall back to an in-process count for logins and registrations).
+CACHES["ratelimit"] = {
+    **CACHES["default"],
+    "OPTIONS": {**CACHES["default"]["OPTIONS"], "IGNORE_EXCEPTIONS": False},
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
@@ -267,7 +328,10 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
-    "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
+    # Verified by users.auth.TokenBackend, which also accepts JWT_VERIFYING_KEYS.
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ISSUER": JWT_ISSUER,
+    "AUDIENCE": JWT_AUDIENCE,
     "AUTH_TOKEN_CLASSES": ("users.auth.AccessToken",),
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
@@ -369,11 +433,16 @@ def _rate(name: str, default: str) -> str:
 
 
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_FAIL_OPEN = True  # Redis down: serve without limits rather than refuse everyone
+RATELIMIT_USE_CACHE = "ratelimit"
+# Redis down: the global and per-feature limits serve without limits rather than refuse
+# everyone; login and registration limits count in-process instead (puppies/ratelimit.py).
+RATELIMIT_FAIL_OPEN = True
 RATELIMIT_GLOBAL = _rate("RATELIMIT_GLOBAL", "1000/m")  # per client IP, every request
 RATELIMIT_POST_CREATE = _rate("RATELIMIT_POST_CREATE", "10/m")  # per user
-RATELIMIT_LOGIN_FAILED = _rate("RATELIMIT_LOGIN_FAILED", "10/m")  # failed logins per username
+# Failed logins per account, however it was named (username in any case, or its email),
+# for the API and the admin alike; reaching it locks the account's logins for the lockout.
+RATELIMIT_LOGIN_FAILED = _rate("RATELIMIT_LOGIN_FAILED", "10/m")
+RATELIMIT_LOGIN_LOCKOUT_S = env.int("RATELIMIT_LOGIN_LOCKOUT_S", default=300)
 RATELIMIT_LOGIN = _rate("RATELIMIT_LOGIN", "100/m")  # login attempts per client IP
 RATELIMIT_REGISTER = _rate("RATELIMIT_REGISTER", "20/h")  # registrations per client IP
 # Behind a proxy the client address comes from this header only (e.g. X-Forwarded-For),
@@ -383,6 +452,23 @@ _ip_header = env("CLIENT_IP_HEADER", default="")
 RATELIMIT_CLIENT_IP_HEADER = "HTTP_" + _ip_header.upper().replace("-", "_") if _ip_header else ""
 RATELIMIT_TRUSTED_PROXY_DEPTH = env.int("TRUSTED_PROXY_DEPTH", default=1)
 RATELIMIT_IP_META_KEY = "puppies.ratelimit.client_ip"
+
+# --- Monitoring: who may read /metrics and /readyz's details ----------------------
+# A scrape runs a COUNT and Redis scans and shows internal traffic, so /metrics answers
+# only the monitoring system: the bearer METRICS_TOKEN, or a client address (as the rate
+# limits see it, CLIENT_IP_HEADER included) in METRICS_ALLOWED_NETWORKS. Neither set: 403
+# for everyone. /readyz answers everyone 200/503 but names what is down only to them.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network like 10.0.0.0/8."
+        ) from None
+if METRICS_TOKEN and not DEBUG and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN is shorter than 32 characters.")
 
 # --- Logging: one JSON object per line, with the request id -------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

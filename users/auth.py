@@ -10,14 +10,17 @@ Revocations (users.revocations) are kept in PostgreSQL (`User.is_active`,
 request reads the user's row instead, so a suspension or logout is never ignored.
 """
 
+import contextlib
+import functools
 import time
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.utils.functional import SimpleLazyObject, empty
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt import tokens
+from rest_framework_simplejwt import backends, tokens
 from rest_framework_simplejwt.authentication import JWTAuthentication as BaseJWTAuthentication
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 from rest_framework_simplejwt.settings import api_settings
 
 from users import revocations
@@ -45,16 +48,65 @@ class UsernameOrEmailBackend(ModelBackend):
 # issued right after a logout in the same second is told apart from one issued before.
 
 
-class AccessToken(tokens.AccessToken):
+class TokenBackend(backends.TokenBackend):
+    """simplejwt's backend with key rotation: signs with JWT_SIGNING_KEY, verifies with it
+    or any of JWT_VERIFYING_KEYS. `iss` and `aud` are written and required (PyJWT refuses a
+    token missing either), so a token minted for another service or by an old build fails."""
+
+    def __init__(self, signing_key: str, verifying_keys: tuple[str, ...], **options) -> None:
+        super().__init__(api_settings.ALGORITHM, signing_key, **options)
+        self._earlier = [
+            backends.TokenBackend(api_settings.ALGORITHM, key, **options) for key in verifying_keys
+        ]
+
+    def decode(self, token, verify: bool = True) -> dict:
+        try:
+            return super().decode(token, verify=verify)
+        except TokenBackendExpiredToken:
+            raise  # the signature was good: no other key can make it younger
+        except TokenBackendError:
+            for earlier in self._earlier:
+                with contextlib.suppress(TokenBackendError):
+                    return earlier.decode(token, verify=verify)
+            raise
+
+
+@functools.cache
+def _backend(signing_key: str, verifying_keys: tuple[str, ...], issuer: str, audience: str):
+    return TokenBackend(
+        signing_key,
+        verifying_keys,
+        audience=audience,
+        issuer=issuer,
+        leeway=api_settings.LEEWAY,
+        json_encoder=api_settings.JSON_ENCODER,
+    )
+
+
+def token_backend() -> TokenBackend:
+    """The backend for the current settings (read on each call so tests can rotate keys)."""
+    return _backend(
+        settings.JWT_SIGNING_KEY,
+        tuple(settings.JWT_VERIFYING_KEYS),
+        settings.JWT_ISSUER,
+        settings.JWT_AUDIENCE,
+    )
+
+
+class _OurBackend:
+    def get_token_backend(self) -> TokenBackend:
+        return token_backend()
+
     def set_iat(self, claim: str = "iat", at_time=None) -> None:
         self.payload[claim] = round((at_time or self.current_time).timestamp(), 3)
 
 
-class RefreshToken(tokens.RefreshToken):
+class AccessToken(_OurBackend, tokens.AccessToken):
+    pass
+
+
+class RefreshToken(_OurBackend, tokens.RefreshToken):
     access_token_class = AccessToken
-
-    def set_iat(self, claim: str = "iat", at_time=None) -> None:
-        self.payload[claim] = round((at_time or self.current_time).timestamp(), 3)
 
 
 # --- the request's user ---------------------------------------------------------------
@@ -106,13 +158,15 @@ class JWTAuthentication(BaseJWTAuthentication):
         check can hit; expiry is checked on every use, and revocation is not cached at all
         (get_user asks Redis each request). A client sends one access token for its whole
         lifetime, so this turns ~100 µs of base64, JSON and HMAC into a dict lookup."""
-        token = _verified.get(raw_token)
-        if token is not None and token.payload["exp"] > time.time():
+        backend = token_backend()
+        token, verified_by = _verified.get(raw_token, (None, None))
+        # The backend too: a key dropped from JWT_VERIFYING_KEYS stops working at once.
+        if verified_by is backend and token.payload["exp"] > time.time():
             return token
         token = super().get_validated_token(raw_token)
         if len(_verified) >= VERIFIED_TOKENS_KEPT:
             _verified.clear()  # bounded; refilled by the tokens still in use
-        _verified[raw_token] = token
+        _verified[raw_token] = (token, backend)
         return token
 
     def get_user(self, validated_token) -> TokenUser:
@@ -137,7 +191,7 @@ class JWTAuthentication(BaseJWTAuthentication):
 
 # Per process: access tokens already verified, by their bytes (see get_validated_token).
 VERIFIED_TOKENS_KEPT = 10_000
-_verified: dict[bytes, tokens.Token] = {}
+_verified: dict[bytes, tuple[tokens.Token, TokenBackend]] = {}
 
 # Per process: when each user's activity was last stamped, so a busy user costs Redis one
 # ZADD per interval rather than one per request (the set is bounded by active users).

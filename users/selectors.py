@@ -1,6 +1,7 @@
 """Reads of users, profiles and follows, always as a given viewer sees them."""
 
 from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models.functions import Lower
 
 from users.models import Follow, User
 
@@ -39,3 +40,18 @@ def following_of(viewer: User, user_id: int) -> QuerySet[Follow]:
         .select_related("followee")
         .annotate(viewer_follows=_is_following(viewer, "followee_id"))
     )
+
+
+def login_account_key(identifier: str) -> str:
+    """The rate-limit key of the account a login names, however it was named: the username
+    in any case and the email address give the same key. A name with no account keys on
+    the lowercased name (it is limited too, and says nothing about whether it exists)."""
+    name = identifier.strip()[:254]
+    column = "email" if "@" in name else "username"
+    pk = (
+        User.objects.alias(key=Lower(column))  # the case-insensitive unique index
+        .filter(key=name.lower())
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return f"user:{pk}" if pk is not None else f"name:{name.lower()}"

@@ -12,8 +12,9 @@ from feed import services as feed
 from interactions import services as interactions
 from interactions.models import Notification
 from posts import rendering
+from puppies import ratelimit
 from puppies.errors import Conflict
-from users import revocations
+from users import revocations, selectors
 from users.auth import RefreshToken
 from users.models import AuditLog, Follow, User
 
@@ -33,6 +34,29 @@ def _raise_if_taken(username: str, email: str) -> None:
         fields["email"] = ["An account with this email already exists."]
     if fields:
         raise Conflict({"detail": "Username or email already taken.", "fields": fields})
+
+
+# --- login limits ------------------------------------------------------------------
+# One per-account failure limit for the API's token endpoint and the admin's login form:
+# checked before the password (check_login_allowed), counted by Django's
+# `user_login_failed` signal, which both send through `authenticate` (users/apps.py).
+
+
+def check_login_allowed(request, identifier) -> None:
+    """Raise RateLimited (429) if the account `identifier` names may not try a password now
+    (its failures reached RATELIMIT_LOGIN_FAILED: locked for RATELIMIT_LOGIN_LOCKOUT_S).
+    Only failures count, so the owner's own successful logins never use up the allowance.
+    Callers enforce the per-IP "login" limit first, before the body is even parsed."""
+    account = selectors.login_account_key(str(identifier))
+    ratelimit.enforce(request, "login_failed", account, increment=False)
+
+
+def count_failed_login(credentials: dict, request=None, **_) -> None:
+    """`user_login_failed` receiver: one failure against the account the login named."""
+    if request is None:  # authenticate() outside a request (shell, tests): no client
+        return
+    identifier = str(credentials.get("username", ""))
+    ratelimit.count(request, "login_failed", selectors.login_account_key(identifier))
 
 
 def register_user(*, username: str, email: str, password: str, display_name: str = "") -> User:

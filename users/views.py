@@ -42,17 +42,11 @@ class LoginView(TokenObtainPairView):
     serializer_class = LoginSerializer
 
     def post(self, request, *args, **kwargs):
-        # Per IP for every attempt; per username only failures count, so a guessed
-        # password stream is cut off without locking the real owner out for long.
-        ratelimit.enforce(request, "login")
+        ratelimit.enforce(request, "login")  # per IP, every attempt
         data = request.data if isinstance(request.data, dict) else {}
-        username = str(data.get("username", "")).strip().lower()[:254]
-        ratelimit.enforce(request, "login_failed", username, increment=False)
-        try:
-            return super().post(request, *args, **kwargs)
-        except AuthenticationFailed:
-            ratelimit.count(request, "login_failed", username)
-            raise
+        # Per account; failures are counted by the user_login_failed signal (users/apps.py).
+        services.check_login_allowed(request, data.get("username", ""))
+        return super().post(request, *args, **kwargs)
 
 
 @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])

@@ -354,13 +354,13 @@ def test_processed_events_are_purged_after_a_day(drain_outbox):
     assert list(OutboxEvent.objects.values_list("post", flat=True)) == [new.id]
 
 
-def test_metrics_expose_backlog_and_fan_out_lag(api, drain_outbox):
+def test_metrics_expose_backlog_and_fan_out_lag(monitor, drain_outbox):
     author = UserFactory()
     make_followers(author, 2)
     services.announce_new_post(PostFactory(author=author))
-    before = api.get("/metrics").content.decode()
+    before = monitor.get("/metrics").content.decode()
     drain_outbox()
-    after = api.get("/metrics").content.decode()
+    after = monitor.get("/metrics").content.decode()
 
     assert "puppies_feed_outbox_backlog 1.0" in before
     assert "puppies_feed_outbox_backlog 0.0" in after

@@ -448,10 +448,10 @@ def test_with_redis_down_likes_go_straight_to_postgresql_with_the_same_answers(
     )
 
 
-def test_readiness_reports_redis_down(settings, api):
+def test_readiness_reports_redis_down(settings, monitor):
     settings.REDIS_URL = settings.LIKE_BUFFER_REDIS_URL = DEAD_REDIS
 
-    response = api.get("/readyz")
+    response = monitor.get("/readyz")
 
     assert response.status_code == 503
     assert response.json()["checks"]["redis"].startswith("down")
@@ -460,14 +460,14 @@ def test_readiness_reports_redis_down(settings, api):
 # --- metrics -------------------------------------------------------------------------------
 
 
-def test_metrics_show_buffer_depth_and_flush_batches(client_for, api, drain):
+def test_metrics_show_buffer_depth_and_flush_batches(client_for, monitor, drain):
     post = PostFactory()
     for fan in UserFactory.create_batch(2):
         client_for(fan).post(likes_url(post))
 
-    before = api.get("/metrics").content.decode()
+    before = monitor.get("/metrics").content.decode()
     drain()
-    after = api.get("/metrics").content.decode()
+    after = monitor.get("/metrics").content.decode()
 
     assert "puppies_like_buffer_depth 2.0" in before
     assert "puppies_like_buffer_depth 0.0" in after

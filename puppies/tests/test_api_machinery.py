@@ -149,18 +149,18 @@ def test_sidecar_assets_are_served(api):
 
 
 @pytest.mark.django_db
-def test_healthz_and_readyz_ok_when_everything_is_up(api):
+def test_healthz_and_readyz_ok_when_everything_is_up(api, monitor):
     assert api.get("/healthz").status_code == 200
-    ready = api.get("/readyz")
+    ready = monitor.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
 
 
 @pytest.mark.django_db
-def test_readyz_names_what_is_down(api, settings):
+def test_readyz_names_what_is_down(monitor, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
-    ready = api.get("/readyz")
+    ready = monitor.get("/readyz")
 
     assert ready.status_code == 503
     body = ready.json()
@@ -170,9 +170,9 @@ def test_readyz_names_what_is_down(api, settings):
 
 
 @pytest.mark.django_db
-def test_metrics_are_exposed(api):
+def test_metrics_are_exposed(api, monitor):
     api.get("/healthz")
-    response = api.get("/metrics")
+    response = monitor.get("/metrics")
     assert response.status_code == 200
     assert (
         b'puppies_http_request_duration_seconds_count{method="GET",status="200",view="healthz"}'
@@ -181,14 +181,14 @@ def test_metrics_are_exposed(api):
 
 
 @pytest.mark.django_db
-def test_scrape_gauges_are_read_on_every_scrape(api):
+def test_scrape_gauges_are_read_on_every_scrape(monitor):
     from puppies.metrics import _scrape_gauges, scrape_gauge
 
     depth = iter([3, 7])
     scrape_gauge("puppies_test_depth", "A test gauge.")(lambda: next(depth))
     try:
-        first = api.get("/metrics").content.decode()
-        second = api.get("/metrics").content.decode()
+        first = monitor.get("/metrics").content.decode()
+        second = monitor.get("/metrics").content.decode()
     finally:
         del _scrape_gauges["puppies_test_depth"]
 

@@ -36,3 +36,17 @@ def admin_client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Point the cache and the rate-limit counters at a port nothing listens on."""
+    from django.core.cache import caches
+
+    dead = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        alias: {**config, "LOCATION": dead} for alias, config in settings.CACHES.items()
+    }
+    yield
+    for alias in settings.CACHES:
+        caches[alias].close()

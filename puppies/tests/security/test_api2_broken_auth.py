@@ -2,8 +2,11 @@
 
 import base64
 import json
+import secrets
+import time
 from datetime import timedelta
 
+import jwt
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -112,3 +115,76 @@ def test_refresh_token_of_a_deleted_session_user_id_does_not_work(api):
     assert (
         api.post("/v1/auth/token/refresh", {"refresh": refresh}, format="json").status_code == 401
     )
+
+
+# --- signing keys, issuer and audience (finding 1) ------------------------------------
+
+
+def _mint(claims: dict, key: str) -> str:
+    """A token as an attacker (or another service) would sign it by hand."""
+    now = int(time.time())
+    payload = {"token_type": "access", "exp": now + 300, "iat": now, "jti": "x", **claims}
+    return jwt.encode(payload, key, algorithm="HS256")
+
+
+def test_a_token_signed_with_the_secret_key_is_refused(api, member, settings):
+    # SECRET_KEY signs sessions, cursors and upload links: it must not mint API tokens
+    api.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {_mint({'user_id': member.pk}, settings.SECRET_KEY)}"
+    )
+
+    response = api.get(ME)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_not_valid"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {},
+        {"iss": "puppies"},
+        {"aud": "puppies-api"},
+        {"iss": "someone-else", "aud": "puppies-api"},
+        {"iss": "puppies", "aud": "another-service"},
+    ],
+    ids=["neither", "no-aud", "no-iss", "wrong-iss", "wrong-aud"],
+)
+def test_a_token_without_our_issuer_and_audience_is_refused(api, member, settings, claims):
+    token = _mint({"user_id": member.pk, **claims}, settings.JWT_SIGNING_KEY)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert api.get(ME).status_code == 401
+
+
+def test_issued_tokens_carry_issuer_and_audience(api, member, settings):
+    tokens = login(api, member.username).json()
+    for token in tokens.values():
+        claims = jwt.decode(
+            token, settings.JWT_SIGNING_KEY, algorithms=["HS256"], audience="puppies-api"
+        )
+        assert claims["iss"] == "puppies"
+
+
+def test_signing_key_rotation_keeps_earlier_tokens_until_their_key_is_dropped(
+    api, member, settings
+):
+    old_key, new_key = settings.JWT_SIGNING_KEY, "n" + secrets.token_urlsafe(50)
+    before = login(api, member.username).json()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {before['access']}")
+    assert api.get(ME).status_code == 200
+
+    # rotated: new tokens are signed with the new key, the old one still verifies
+    settings.JWT_SIGNING_KEY, settings.JWT_VERIFYING_KEYS = new_key, [old_key]
+    assert api.get(ME).status_code == 200
+    after = login(api, member.username).json()
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(after["access"], old_key, algorithms=["HS256"], audience="puppies-api")
+    refreshed = api.post("/v1/auth/token/refresh", {"refresh": before["refresh"]}, format="json")
+    assert refreshed.status_code == 200
+
+    # the old key dropped: its tokens stop working at once, even one this process remembers
+    settings.JWT_VERIFYING_KEYS = []
+    assert api.get(ME).status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {after['access']}")
+    assert api.get(ME).status_code == 200

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from django.core.cache import caches
 
 from users.tests.factories import PASSWORD, UserFactory
 
@@ -161,22 +160,103 @@ def test_behind_a_trusted_proxy_the_proxys_entry_is_the_client(client, settings)
     assert get("198.51.100.8").status_code == 404
 
 
-def test_rate_limits_fail_open_when_redis_is_down(client_for, member, settings):
+def test_global_and_post_limits_fail_open_when_redis_is_down(
+    client_for, member, settings, redis_down
+):
     settings.RATELIMIT_POST_CREATE = "1/m"
     settings.RATELIMIT_GLOBAL = "1/m"
-    settings.CACHES = {
-        "default": {
-            **settings.CACHES["default"],
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
-        }
-    }
     writer = client_for(member)
-    try:
-        for n in range(3):
-            response = writer.post("/v1/posts", {"content": f"p{n}"}, format="json")
-            assert response.status_code == 201
-    finally:
-        caches["default"].close()
+    for n in range(3):
+        response = writer.post("/v1/posts", {"content": f"p{n}"}, format="json")
+        assert response.status_code == 201
+
+
+# --- login and registration limits hold while Redis is down (finding 11) ---------------
+
+
+def test_login_limits_count_in_process_when_redis_is_down(api, settings, redis_down):
+    settings.RATELIMIT_LOGIN_FAILED = "2/m"
+    settings.RATELIMIT_LOGIN = "5/m"
+    victim = UserFactory()
+
+    def attempt(tried="guess", username=victim.username):
+        return api.post("/v1/auth/token", {"username": username, "password": tried}, format="json")
+
+    assert attempt().status_code == 401
+    assert attempt().status_code == 401
+    assert_rate_limited(attempt(tried=PASSWORD))  # locked, not failing open
+    assert attempt(username="someone_else").status_code == 401
+    assert attempt(username="someone_else").status_code == 401
+    assert_rate_limited(attempt(username="third_one"))  # the per-IP limit holds too
+
+
+def test_registration_limit_counts_in_process_when_redis_is_down(api, settings, redis_down):
+    settings.RATELIMIT_REGISTER = "1/h"
+
+    def register(n):
+        return api.post(
+            "/v1/auth/register",
+            {"username": f"down{n}", "email": f"d{n}@example.com", "password": "long-password-1"},
+            format="json",
+        )
+
+    assert register(1).status_code == 201
+    assert_rate_limited(register(2))
+
+
+# --- one per-account failure limit, API and admin alike (finding 2) ---------------------
+
+
+def test_failures_count_against_the_account_however_it_is_named(api, settings):
+    settings.RATELIMIT_LOGIN_FAILED = "3/m"
+    victim = UserFactory(email="Victim.Pup@example.com")
+    for name in (victim.username.upper(), victim.username.lower(), "victim.pup@EXAMPLE.com"):
+        bad = api.post("/v1/auth/token", {"username": name, "password": "guess"}, format="json")
+        assert bad.status_code == 401
+
+    blocked = api.post(
+        "/v1/auth/token", {"username": victim.email, "password": PASSWORD}, format="json"
+    )
+    assert_rate_limited(blocked)
+    assert "locked" in blocked.json()["error"]["message"]
+
+
+def test_a_locked_account_stays_locked_for_the_lockout(api, settings):
+    settings.RATELIMIT_LOGIN_FAILED = "2/m"
+    settings.RATELIMIT_LOGIN_LOCKOUT_S = 900
+    victim = UserFactory()
+    for _ in range(2):
+        api.post("/v1/auth/token", {"username": victim.username, "password": "x"}, format="json")
+
+    blocked = api.post(
+        "/v1/auth/token", {"username": victim.username, "password": PASSWORD}, format="json"
+    )
+
+    assert_rate_limited(blocked)
+    assert 800 < int(blocked["Retry-After"]) <= 900  # the lockout, not the minute's window
+
+
+def test_admin_and_api_failures_share_the_account_limit(api, client, settings):
+    settings.RATELIMIT_LOGIN_FAILED = "4/m"
+    staff = UserFactory(is_staff=True)
+    for _ in range(2):
+        form = client.post("/admin/login/", {"username": staff.username, "password": "guess"})
+        assert form.status_code == 200  # the form again, with an error
+    for _ in range(2):
+        bad = api.post(
+            "/v1/auth/token", {"username": staff.email, "password": "guess"}, format="json"
+        )
+        assert bad.status_code == 401
+
+    # locked in both places, even with the right password, named either way
+    assert_rate_limited(
+        client.post("/admin/login/", {"username": staff.email.upper(), "password": PASSWORD})
+    )
+    assert_rate_limited(
+        api.post(
+            "/v1/auth/token", {"username": staff.username, "password": PASSWORD}, format="json"
+        )
+    )
 
 
 def test_admin_login_form_shares_the_login_limit_per_ip(client, settings):

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 PRODUCTION_ENV = {
     "SECRET_KEY": secrets.token_urlsafe(50),
+    "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
     "DEBUG": "false",
     "ALLOWED_HOSTS": "api.puppies.example",
     "SECURE_SSL_REDIRECT": "true",
@@ -20,13 +21,14 @@ PRODUCTION_ENV = {
 }
 
 
-def check_deploy(**overrides) -> subprocess.CompletedProcess:
-    """`manage.py check --deploy` with only `overrides` on top of the non-security env."""
+def check_deploy(*, deploy: bool = True, **overrides) -> subprocess.CompletedProcess:
+    """`manage.py check [--deploy]` with only `overrides` on top of the non-security env."""
     unset = ("SECURE_COOKIES", "DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("JWT_")}
     env.update(overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    flags = ["--deploy", "--fail-level", "WARNING"] if deploy else []
+    return subprocess.run(  # noqa: S603 - our manage.py, fixed arguments
+        [sys.executable, "manage.py", "check", *flags],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -42,12 +44,41 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
-def test_check_deploy_refuses_the_dev_secret_key():
-    env = {**PRODUCTION_ENV}
-    env.pop("SECRET_KEY")
-    result = check_deploy(**env)
+LONG = secrets.token_urlsafe(50)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY is not set"),
+        (
+            {"SECRET_KEY": "change-me-in-production-please-0123456789abcdef"},
+            "SECRET_KEY is a key published in the repository",
+        ),
+        (
+            {"SECRET_KEY": "django-insecure-dev-only-key-change-me-in-production-0123456789"},
+            "SECRET_KEY is a key published in the repository",
+        ),
+        ({"SECRET_KEY": "short-but-random-Zq8"}, "SECRET_KEY is shorter than 50"),
+        ({"JWT_SIGNING_KEY": None}, "JWT_SIGNING_KEY is not set"),
+        ({"SECRET_KEY": LONG, "JWT_SIGNING_KEY": LONG}, "JWT_SIGNING_KEY equals SECRET_KEY"),
+        ({"JWT_VERIFYING_KEYS": "old-and-short"}, "JWT_VERIFYING_KEYS entry is shorter"),
+    ],
+    ids=["unset", "compose-key", "old-default", "short", "no-jwt-key", "same-keys", "short-old"],
+)
+def test_without_debug_the_app_refuses_to_start_with_a_public_or_short_key(overrides, reason):
+    # a plain `check`: settings are refused on import, as gunicorn and Celery import them
+    env = {**PRODUCTION_ENV, **overrides}
+    result = check_deploy(deploy=False, **{k: v for k, v in env.items() if v is not None})
+
     assert result.returncode != 0
-    assert "security.W009" in result.stdout + result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+    assert reason in result.stderr
+
+
+def test_with_debug_the_dev_keys_are_fine():
+    result = check_deploy(deploy=False, DEBUG="true")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.django_db
@@ -63,3 +94,84 @@ def test_unknown_urls_and_bad_methods_answer_json_not_html(client):
     for response in (client.get("/v1/nope"), client.get("/nothing-here"), client.put("/v1/posts")):
         assert response["Content-Type"].startswith("application/json")
         assert "error" in response.json()
+
+
+# --- /metrics and /readyz are for the monitoring system (finding 3) -------------------
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"HTTP_AUTHORIZATION": "Bearer wrong-token"}, {"REMOTE_ADDR": "192.0.2.10"}],
+    ids=["anonymous", "wrong-token", "outside-network"],
+)
+def test_metrics_refuse_anyone_but_the_monitoring_system(client, settings, headers):
+    settings.METRICS_TOKEN = "s" * 40
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+
+    response = client.get("/metrics", **headers)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert b"puppies_" not in response.content
+
+
+@pytest.mark.django_db
+def test_metrics_answer_the_configured_token_or_network(client, settings):
+    settings.METRICS_TOKEN = "s" * 40
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "fd00::/8"]
+
+    for headers in (
+        {"HTTP_AUTHORIZATION": f"Bearer {'s' * 40}"},
+        {"REMOTE_ADDR": "10.20.30.40"},
+        {"REMOTE_ADDR": "fd00::1"},
+    ):
+        response = client.get("/metrics", **headers)
+        assert response.status_code == 200, headers
+        assert b"puppies_http_request_duration_seconds" in response.content
+
+
+@pytest.mark.django_db
+def test_metrics_are_closed_when_nothing_is_configured(client):
+    assert client.get("/metrics").status_code == 403  # 127.0.0.1 included
+
+
+@pytest.mark.django_db
+def test_readyz_names_what_is_down_only_to_the_monitoring_system(client, monitor, settings):
+    settings.REDIS_URL = DEAD_REDIS
+
+    public = client.get("/readyz")
+    assert public.status_code == 503
+    assert "checks" not in public.json()
+    assert public.json()["error"] == {"code": "service_unavailable", "message": "Not ready."}
+
+    detailed = monitor.get("/readyz")
+    assert detailed.status_code == 503
+    assert detailed.json()["checks"]["redis"].startswith("down")
+    assert "redis" in detailed.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_healthz_stays_open(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_probes_count_against_the_global_limit_except_for_the_monitor(client, monitor, settings):
+    settings.RATELIMIT_GLOBAL = "2/m"
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").status_code == 403
+
+    for path in ("/readyz", "/metrics"):
+        limited = client.get(path)
+        assert limited.status_code == 429
+        assert int(limited["Retry-After"]) >= 1
+    # the monitor and liveness probes are never limited
+    for _ in range(3):
+        assert monitor.get("/metrics").status_code == 200
+        assert monitor.get("/readyz").status_code == 200
+        assert client.get("/healthz").status_code == 200
