@@ -8,7 +8,6 @@ needs) but names the dependency that is down only to the monitoring system
 import functools
 import hmac
 import ipaddress
-
 import logging
 
 import redis
