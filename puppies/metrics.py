@@ -23,8 +23,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from puppies.errors import error_body
-
 logger = logging.getLogger(__name__)
 
 # Answers given in a degraded mode (docs/operations.md): `read_only` is a request refused
@@ -57,7 +55,9 @@ class _ScrapeGauges:
 
 
 def metrics_view(request):
-    from puppies.health import is_monitor  # health imports the Celery app: only when serving
+    # Imported here: health imports the Celery app, and errors counts degraded answers here.
+    from puppies.errors import error_body
+    from puppies.health import is_monitor
 
     if not is_monitor(request):
         return JsonResponse(

@@ -188,11 +188,11 @@ def test_a_failed_page_is_refetched_by_its_retry(make_source, upstream):
     assert IngestionRun.objects.get(source=source).status == "succeeded"
 
 
-def test_metrics_count_records_and_dead_letters(make_source, upstream, api):
+def test_metrics_count_records_and_dead_letters(make_source, upstream, monitor):
     upstream.faults.missing_fields = {"comments:2"}
     source = make_source(name="metered")
     run_now(source)
-    body = api.get("/metrics").content.decode()
+    body = monitor.get("/metrics").content.decode()
     assert 'puppies_ingestion_records_total{outcome="created",source="metered"} 79.0' in body
     assert 'puppies_ingestion_records_failed_total{source="metered"} 1.0' in body
     assert "puppies_ingestion_dead_letters 1.0" in body

@@ -142,8 +142,8 @@ def forgetful_redis(tmp_path, settings):
     server.kill()
 
 
-def test_readiness_warns_when_the_like_buffer_redis_does_not_persist(db, forgetful_redis, api):
-    response = api.get("/readyz")
+def test_readiness_warns_when_the_like_buffer_redis_does_not_persist(db, forgetful_redis, monitor):
+    response = monitor.get("/readyz")
 
     assert response.status_code == 200  # ready: likes work, they are just not durable
     assert response.json()["warnings"] == [
@@ -151,8 +151,8 @@ def test_readiness_warns_when_the_like_buffer_redis_does_not_persist(db, forgetf
     ]
 
 
-def test_readiness_has_no_warning_with_the_durable_redis(db, durable_redis, api):
-    response = api.get("/readyz")
+def test_readiness_has_no_warning_with_the_durable_redis(db, durable_redis, monitor):
+    response = monitor.get("/readyz")
 
     assert response.status_code == 200
     assert "warnings" not in response.json()

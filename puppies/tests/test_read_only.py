@@ -40,7 +40,7 @@ def degraded() -> float:
 
 
 def test_with_postgresql_down_cached_reads_answer_and_writes_get_503_with_retry_after(
-    client_for, api, settings
+    client_for, monitor, settings
 ):
     settings.DB_DOWN_RETRY_AFTER_S = 7
     reader, bella = UserFactory(), UserFactory()
@@ -61,7 +61,7 @@ def test_with_postgresql_down_cached_reads_answer_and_writes_get_503_with_retry_
         feed_now = me.get("/v1/feed")
         post_now = me.get(f"/v1/posts/{posts[0].id}")
         write = me.post("/v1/posts", {"content": "while down"}, format="json")
-        ready = api.get("/readyz")
+        ready = monitor.get("/readyz")
 
     assert feed_now.status_code == 200
     assert feed_now.json()["results"] == feed["results"]
@@ -76,4 +76,4 @@ def test_with_postgresql_down_cached_reads_answer_and_writes_get_503_with_retry_
     assert degraded() == before + 1
     # Back without a restart.
     assert me.post("/v1/posts", {"content": "back"}, format="json").status_code == 201
-    assert api.get("/readyz").json()["status"] == "ok"
+    assert monitor.get("/readyz").json()["status"] == "ok"
