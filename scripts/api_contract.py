@@ -12,6 +12,7 @@ to schemathesis.
 """
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -52,6 +53,9 @@ def contract_env(redis_url: str) -> dict:
         LIKE_BUFFER_REDIS_URL=redis_url,
         CELERY_BROKER_URL=redis_url,
     )
+    # Production settings refuse to start without keys of their own: random ones per run.
+    for name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
+        env.setdefault(name, secrets.token_urlsafe(50))
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env
 

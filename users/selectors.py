@@ -1,5 +1,7 @@
 """Reads of users, profiles and follows, always as a given viewer sees them."""
 
+import hashlib
+
 from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Lower
 
@@ -47,6 +49,8 @@ def login_account_key(identifier: str) -> str:
     in any case and the email address give the same key. A name with no account keys on
     the lowercased name (it is limited too, and says nothing about whether it exists)."""
     name = identifier.strip()[:254]
+    if "\x00" in name or not _encodable(name):  # no account has it; the login answers 400
+        return "name:" + hashlib.sha256(name.encode(errors="surrogatepass")).hexdigest()
     column = "email" if "@" in name else "username"
     pk = (
         User.objects.alias(key=Lower(column))  # the case-insensitive unique index
@@ -55,3 +59,11 @@ def login_account_key(identifier: str) -> str:
         .first()
     )
     return f"user:{pk}" if pk is not None else f"name:{name.lower()}"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # lone surrogates: neither PostgreSQL nor Redis takes them
+        return False
+    return True

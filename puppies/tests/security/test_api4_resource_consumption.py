@@ -272,3 +272,14 @@ def test_admin_login_form_shares_the_login_limit_per_ip(client, settings):
 def test_odd_json_bodies_on_login_are_400_not_500(api, body):
     response = api.post("/v1/auth/token", body, content_type="application/json")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("username", ["pup\x00py", "pup\ud969py"])
+def test_a_login_naming_no_possible_account_is_400_not_500(api, username):
+    """The per-account limit looks the name up before the password is tried: a NUL or a
+    lone surrogate (which neither PostgreSQL nor Redis takes) must not break it."""
+    body = json.dumps({"username": username, "password": "whatever"}).encode()
+    response = api.post("/v1/auth/token", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"]
