@@ -58,12 +58,15 @@ class PostCreateView(GenericAPIView):
         data = PostCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.create_post(author=request.user, **data.validated_data)
-        extra = {}
-        if post.status == Post.Status.PENDING_MEDIA:
-            upload = media.upload_request(post)
-            upload["url"] = request.build_absolute_uri(upload["url"])
-            extra["upload"] = UploadSerializer(upload).data
-        return post_response(request, post, status.HTTP_201_CREATED, **extra)
+        if post.status == Post.Status.PUBLISHED:
+            body = rendering.render_new_post(request.user, post)
+            return HttpResponse(
+                body, status=status.HTTP_201_CREATED, content_type="application/json"
+            )
+        upload = media.upload_request(post)
+        upload["url"] = request.build_absolute_uri(upload["url"])
+        upload = UploadSerializer(upload).data
+        return post_response(request, post, status.HTTP_201_CREATED, upload=upload)
 
 
 class MediaUploadView(APIView):
