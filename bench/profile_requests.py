@@ -6,16 +6,21 @@
         bench/profile_requests.py create-post --requests 240   # then again with 40
 
 `--build` makes bench/http_load.py's dataset (its database and Redis database) and keeps
-the tokens and ids in .local/profile/dataset.json; the other runs reuse it, so a run
-under callgrind only serves requests. No sockets and no gunicorn: what is counted is the
-web process's own work (PostgreSQL and Redis run in their own processes). Instructions
-are deterministic, whatever else the machine is doing, so two runs of N and M requests
-give the cost of one request as the difference over N - M (the first requests import
-and connect). `--cprofile` prints the 25 costliest functions by their own time instead.
+its user and post ids and signing keys in .local/profile/dataset.json; the other runs
+reuse it (minting fresh access tokens with those keys), so a run under callgrind only
+serves requests. 20 posts and 20 users take turns, so after the first 20 requests the
+posts are cached and the tokens remembered, as on a running site. No sockets and no
+gunicorn: what is counted is the web process's own work (PostgreSQL and Redis run in
+their own processes). Instructions are deterministic, whatever else the machine is
+doing, so two runs of N and M requests give the cost of one request as the difference
+over N - M (the first requests import and connect). `--cprofile` prints the costliest
+functions (`--sort`, `--top`); every run prints the garbage collector's passes during
+the measured requests (after the first fifth).
 """
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import os
@@ -28,11 +33,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATASET = ROOT / ".local" / "profile" / "dataset.json"
 KEYS = ("SECRET_KEY", "JWT_SIGNING_KEY")
-if "--build" not in sys.argv and DATASET.exists():  # the tokens were signed with its keys
+if "--build" not in sys.argv and DATASET.exists():  # tokens are signed with its keys
     os.environ.update({k: json.loads(DATASET.read_text())["keys"][k] for k in KEYS})
 
 from bench import http_load  # noqa: E402 - sets the bench's environment first
-NAMES = ["feed", "feed-next", "post", "user-posts", "like", "unlike", "create-post", "comment"]
+
+NAMES = [
+    "ceiling",
+    "feed",
+    "feed-next",
+    "post",
+    "user-posts",
+    "like",
+    "unlike",
+    "create-post",
+    "comment",
+]
 
 
 def build() -> None:
@@ -52,7 +68,7 @@ def build() -> None:
     DATASET.write_text(
         json.dumps(
             {
-                "tokens": [data.reader_token, *data.other_tokens],
+                "users": [data.reader.pk, *(o.pk for o in data.others)],
                 "posts": [p.pk for p in data.posts],
                 "authors": [a.pk for a in data.authors],
                 "liked_pairs": data.liked_pairs,
@@ -65,14 +81,24 @@ def build() -> None:
 
 def requests(name: str, saved: dict, count: int) -> list[tuple[str, str, str, bytes]]:
     """(method, path, token, body) for `count` requests of endpoint `name`."""
-    tokens, posts = saved["tokens"], saved["posts"]
+    if name == "ceiling":  # bench/ceiling.py: no auth, and settings of its own
+        tokens = [""] * len(saved["users"])
+    else:
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        from users.models import User
+
+        tokens = [str(AccessToken.for_user(User(pk=pk))) for pk in saved["users"]]
+    posts = saved["posts"]
     others = len(tokens) - 1
     text = b'{"content": "Walked the new puppy along the river; she found a stick."}'
     out = []
     for k in range(count):
-        post = posts[k % len(posts)]
-        user = 1 + k % others
-        if name == "feed":
+        # 20 posts and users in turn: the first 20 requests cache the posts and remember the
+        # tokens, as a running site has (a miss costs more; bench/http_load.py has the mix)
+        post = posts[k % 20]
+        user = 1 + k % min(20, others)
+        if name in ("ceiling", "feed"):
             out.append(("GET", "/v1/feed", tokens[0], b""))
         elif name == "post":
             out.append(("GET", f"/v1/posts/{post}", tokens[user], b""))
@@ -88,6 +114,28 @@ def requests(name: str, saved: dict, count: int) -> list[tuple[str, str, str, by
         elif name == "comment":
             out.append(("POST", f"/v1/posts/{post}/comments", tokens[user], text))
     return out
+
+
+class GarbageCollections:
+    """The collector's passes while watched: count, total and longest ms per generation."""
+
+    def __init__(self):
+        self.passes: dict[int, list[float]] = {0: [], 1: [], 2: []}
+
+    def watch(self) -> None:
+        gc.callbacks.append(self._seen)
+
+    def _seen(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.passes[info["generation"]].append(time.perf_counter() - self._started)
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"gen{g} {len(t)}x {sum(t) * 1e3:.1f} ms (max {max(t, default=0) * 1e3:.1f})"
+            for g, t in self.passes.items()
+        )
 
 
 def serve(app, method: str, path: str, token: str, body: bytes) -> int:
@@ -120,6 +168,8 @@ def main() -> int:
     parser.add_argument("--build", action="store_true", help="make the dataset and stop")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="cProfile's order: tottime, cumtime")
+    parser.add_argument("--top", type=int, default=25, help="cProfile's rows")
     args = parser.parse_args()
     if args.build:
         build()
@@ -127,25 +177,30 @@ def main() -> int:
     if not args.endpoint:
         parser.error("name an endpoint, or --build")
     saved = json.loads(DATASET.read_text())
-    from django.core.wsgi import get_wsgi_application
-
-    app = get_wsgi_application()
+    if args.endpoint == "ceiling":  # bench/ceiling.py: its own settings, same requests
+        from bench.ceiling import application as app
+    else:
+        from puppies.wsgi import application as app  # what gunicorn serves
     todo = requests(args.endpoint, saved, args.requests)
-    if args.endpoint == "feed-next":
-        raise SystemExit("feed-next: profile `feed` with a cursor by hand")
     profiler = cProfile.Profile() if args.cprofile else None
     statuses: dict[int, int] = {}
+    collections = GarbageCollections()
     started = time.perf_counter()
     for k, request in enumerate(todo):
-        if profiler and k == len(todo) // 5:  # the first fifth warms up
-            profiler.enable()
+        if k == len(todo) // 5:  # the first fifth warms up
+            collections.watch()
+            if profiler:
+                profiler.enable()
         code = serve(app, *request)
         statuses[code] = statuses.get(code, 0) + 1
     elapsed = time.perf_counter() - started
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("PROFILE_TOP", 25)))
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
+            int(os.environ.get("PROFILE_TOP", 25))
+        )
     print(f"{args.endpoint}: {len(todo)} requests in {elapsed:.2f} s, statuses {statuses}")
+    print(f"garbage collections in the last {len(todo) - len(todo) // 5}: {collections}")
     return 0
 
 
