@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/profile_requests.py --build
     .venv/bin/python bench/profile_requests.py create-post [--requests 200] [--cprofile]
-    valgrind --tool=callgrind --callgrind-out-file=cg.%p .venv/bin/python \
-        bench/profile_requests.py create-post --requests 240   # then again with 40
+    valgrind --tool=callgrind --callgrind-out-file=.local/profile/cg.%p .venv/bin/python \
+        bench/profile_requests.py create-post --requests 250   # the .2 dump: 200 requests
 
 `--build` makes bench/http_load.py's dataset (its database and Redis database) and keeps
 its user and post ids and signing keys in .local/profile/dataset.json; the other runs
@@ -12,8 +12,9 @@ serves requests. 20 posts and 20 users take turns, so after the first 20 request
 posts are cached and the tokens remembered, as on a running site. No sockets and no
 gunicorn: what is counted is the web process's own work (PostgreSQL and Redis run in
 their own processes). Instructions are deterministic, whatever else the machine is
-doing, so two runs of N and M requests give the cost of one request as the difference
-over N - M (the first requests import and connect). `--cprofile` prints the costliest
+doing; under callgrind the counters are zeroed after the warm-up (the first fifth) and
+dumped after the last request, so that dump (`.2`) holds the measured requests alone:
+its total over their number is one request's cost. `--cprofile` prints the costliest
 functions (`--sort`, `--top`); every run prints the garbage collector's passes during
 the measured requests (after the first fifth).
 """
@@ -25,6 +26,7 @@ import io
 import json
 import os
 import pstats
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -116,6 +118,13 @@ def requests(name: str, saved: dict, count: int) -> list[tuple[str, str, str, by
     return out
 
 
+def callgrind(command: str) -> None:
+    """Under callgrind, zero its counters before the measured requests and dump them after,
+    so the dump holds those requests alone (its total over their number: one request)."""
+    if "valgrind" in os.environ.get("LD_PRELOAD", ""):
+        subprocess.run(["callgrind_control", command, str(os.getpid())], check=True)
+
+
 class GarbageCollections:
     """The collector's passes while watched: count, total and longest ms per generation."""
 
@@ -186,13 +195,16 @@ def main() -> int:
     statuses: dict[int, int] = {}
     collections = GarbageCollections()
     started = time.perf_counter()
+    warm = len(todo) // 5  # the first fifth warms up
     for k, request in enumerate(todo):
-        if k == len(todo) // 5:  # the first fifth warms up
+        if k == warm:
             collections.watch()
+            callgrind("--zero")
             if profiler:
                 profiler.enable()
         code = serve(app, *request)
         statuses[code] = statuses.get(code, 0) + 1
+    callgrind("--dump")
     elapsed = time.perf_counter() - started
     if profiler:
         profiler.disable()
