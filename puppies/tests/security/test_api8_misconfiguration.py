@@ -175,3 +175,38 @@ def test_probes_count_against_the_global_limit_except_for_the_monitor(client, mo
         assert monitor.get("/metrics").status_code == 200
         assert monitor.get("/readyz").status_code == 200
         assert client.get("/healthz").status_code == 200
+
+
+# --- deployment files (finding 10) ---------------------------------------------------
+
+
+def test_the_docker_build_context_leaves_out_secrets_media_and_local_state():
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".env", "media", ".local", ".venv", ".git"} <= ignored
+
+
+def test_compose_neither_answers_every_host_nor_sends_cookies_in_clear():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    environment = compose["x-app"]["environment"]
+    assert "*" not in str(environment.get("ALLOWED_HOSTS", "")).split(",")
+    assert str(environment.get("SECURE_COOKIES", "true")).lower() != "false"
+
+
+@pytest.mark.parametrize("path", ["Procfile", "Dockerfile"])
+def test_gunicorn_runs_threaded_workers_with_a_timeout(path):
+    # A sync worker is held by one slow client for the whole request (README, "Slow clients").
+    text = (ROOT / path).read_text()
+    assert "--worker-class gthread" in text
+    assert "--timeout" in text
+
+
+def test_hsts_is_sent_over_https_without_debug(api, settings):
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    response = api.get("/healthz", secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
