@@ -98,6 +98,11 @@ _WHY_400 = {
     ("/v1/auth/register", "post"): "Also a `password` the password validators refuse.",
     ("/v1/auth/token", "post"): "Also a NUL character in the username or password.",
     ("/v1/auth/token/refresh", "post"): "Also a `refresh` that is only whitespace.",
+    ("/v1/search/posts", "get"): f"{_BAD_CURSOR} Also a `q` the search index cannot serve: "
+    "every `or` alternative needs a word of 2+ letters or digits it must contain (not only "
+    "`-excluded` words or punctuation).",
+    ("/v1/search/users", "get"): f"{_BAD_CURSOR} Also a `q` under 3 characters once "
+    "surrounding spaces are dropped.",
 }
 
 # OpenAPI links: a created post's id is what its own operations take (schemathesis's

@@ -445,6 +445,16 @@ RATELIMIT_LOGIN_FAILED = _rate("RATELIMIT_LOGIN_FAILED", "10/m")
 RATELIMIT_LOGIN_LOCKOUT_S = env.int("RATELIMIT_LOGIN_LOCKOUT_S", default=300)
 RATELIMIT_LOGIN = _rate("RATELIMIT_LOGIN", "100/m")  # login attempts per client IP
 RATELIMIT_REGISTER = _rate("RATELIMIT_REGISTER", "20/h")  # registrations per client IP
+# Per user unless said: roomy for a person at their busiest, tight for a script.
+RATELIMIT_LIKE = _rate("RATELIMIT_LIKE", "120/m")  # likes and unlikes
+RATELIMIT_COMMENT = _rate("RATELIMIT_COMMENT", "20/m")  # comments written
+RATELIMIT_POST_EDIT = _rate("RATELIMIT_POST_EDIT", "30/m")  # edits of posts
+RATELIMIT_FOLLOW = _rate("RATELIMIT_FOLLOW", "200/h")  # follows and unfollows
+RATELIMIT_REPORT = _rate("RATELIMIT_REPORT", "20/h")  # reports filed
+RATELIMIT_PASSWORD_CHANGE = _rate("RATELIMIT_PASSWORD_CHANGE", "5/h")  # password changes tried
+RATELIMIT_TOKEN_REFRESH = _rate("RATELIMIT_TOKEN_REFRESH", "60/m")  # per client IP
+RATELIMIT_LOGOUT = _rate("RATELIMIT_LOGOUT", "60/m")  # per client IP
+RATELIMIT_SEARCH = _rate("RATELIMIT_SEARCH", "60/m")  # post and user searches, per client IP
 # Behind a proxy the client address comes from this header only (e.g. X-Forwarded-For),
 # taking the entry TRUSTED_PROXY_DEPTH hops from the right, i.e. the one our own proxies
 # appended; unset means REMOTE_ADDR (a client-sent header is never believed by default).

@@ -55,6 +55,7 @@ class RefreshView(TokenRefreshView):
     serializer_class = RotateSerializer
 
     def post(self, request, *args, **kwargs):
+        ratelimit.enforce(request, "token_refresh")
         try:
             return super().post(request, *args, **kwargs)
         except User.DoesNotExist:  # simplejwt looks the user up with .get(): deleted -> 500
@@ -74,6 +75,7 @@ class LogoutView(APIView):
 
     @extend_schema(request=RefreshSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
+        ratelimit.enforce(request, "logout")
         data = RefreshSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.log_out(data.validated_data["refresh"])
@@ -85,6 +87,7 @@ class PasswordChangeView(APIView):
 
     @extend_schema(request=PasswordChangeSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
+        ratelimit.enforce(request, "password_change", request.user.pk)
         data = PasswordChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.change_password(request.user, **data.validated_data)
@@ -129,6 +132,7 @@ class FollowView(APIView):
         request=None, responses={200: UserSerializer, 201: UserSerializer}, tags=["users"]
     )
     def post(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
         created = services.follow(request.user, get_user_or_404(request, user_id))
         user = get_user_or_404(request, user_id)  # fresh counters and is_following
         return Response(
@@ -137,6 +141,7 @@ class FollowView(APIView):
 
     @extend_schema(responses={204: None}, tags=["users"])
     def delete(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
         services.unfollow(request.user, get_user_or_404(request, user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 

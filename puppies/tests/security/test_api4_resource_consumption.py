@@ -1,6 +1,7 @@
 """API4 Unrestricted Resource Consumption: page sizes, body sizes, rate limits (429)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -283,3 +284,184 @@ def test_a_login_naming_no_possible_account_is_400_not_500(api, username):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"]
+
+
+# --- one named limit per costly write or read (finding 4) -----------------------------
+
+
+def _refresh_of(user) -> str:
+    from users.auth import RefreshToken
+
+    return str(RefreshToken.for_user(user))
+
+
+# name, its setting, and a request `(client, member, post) -> response` counted by it
+NAMED_LIMITS = [
+    ("like", lambda c, m, p: c.post(f"/v1/posts/{p.pk}/likes")),
+    ("unlike", lambda c, m, p: c.delete(f"/v1/posts/{p.pk}/likes")),
+    ("comment", lambda c, m, p: c.post(f"/v1/posts/{p.pk}/comments", {"content": "hi"})),
+    ("post_edit", lambda c, m, p: c.patch(f"/v1/posts/{p.pk}", {"content": "edited"})),
+    ("follow", lambda c, m, p: c.post(f"/v1/users/{p.author_id}/follow")),
+    ("unfollow", lambda c, m, p: c.delete(f"/v1/users/{p.author_id}/follow")),
+    ("report", lambda c, m, p: c.post(f"/v1/posts/{p.pk}/reports", {"reason": "spam"})),
+    (
+        "password_change",
+        lambda c, m, p: c.post("/v1/auth/password", {"old_password": "wrong", "new_password": "x"}),
+    ),
+    ("token_refresh", lambda c, m, p: c.post("/v1/auth/token/refresh", {"refresh": "junk"})),
+    ("logout", lambda c, m, p: c.post("/v1/auth/logout", {"refresh": _refresh_of(m)})),
+    ("search", lambda c, m, p: c.get("/v1/search/posts", {"q": "puppies"})),
+    ("search_users", lambda c, m, p: c.get("/v1/search/users", {"q": "puppies"})),
+]
+SETTING = {"unlike": "LIKE", "unfollow": "FOLLOW", "search_users": "SEARCH"}
+
+
+@pytest.mark.parametrize(("name", "send"), NAMED_LIMITS, ids=[n for n, _ in NAMED_LIMITS])
+def test_each_costly_request_has_a_named_limit(client_for, member, settings, name, send):
+    from posts.tests.factories import PostFactory
+
+    setattr(settings, f"RATELIMIT_{SETTING.get(name, name.upper())}", "2/m")
+    post = PostFactory(author=UserFactory() if name != "post_edit" else member)
+    client = client_for(member)
+    client.default_format = "json"
+    for _ in range(2):
+        assert send(client, member, post).status_code != 429
+
+    assert_rate_limited(send(client, member, post))
+
+
+def test_the_limits_are_per_user_not_global(client_for, member, settings):
+    from posts.tests.factories import PostFactory
+
+    settings.RATELIMIT_COMMENT = "1/m"
+    post = PostFactory()
+    url = f"/v1/posts/{post.pk}/comments"
+    mine, other = client_for(member), client_for(UserFactory())
+
+    assert mine.post(url, {"content": "a"}, format="json").status_code == 201
+    assert_rate_limited(mine.post(url, {"content": "b"}, format="json"))
+    assert other.post(url, {"content": "c"}, format="json").status_code == 201
+
+
+def test_every_named_limit_is_a_setting_with_a_readme_default():
+    from django.conf import settings
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for name in {SETTING.get(n, n.upper()) for n, _ in NAMED_LIMITS}:
+        rate = getattr(settings, f"RATELIMIT_{name}")
+        assert f"| `RATELIMIT_{name}` | `{rate}` |" in readme
+
+
+# --- the hot paths pay no round trip for their limit ---------------------------------
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """round_trips(fn) -> Redis round trips fn made (commands sent at once count as one),
+    besides those of the site-wide per-IP limit (its own cache, in the middleware)."""
+    from django_redis import get_redis_connection
+    from redis.connection import AbstractConnection
+
+    sent = []
+    original = AbstractConnection.send_packed_command
+    global_limit = get_redis_connection("ratelimit").connection_pool
+
+    def spy(self, command, check_health=True):
+        if self not in global_limit._in_use_connections:
+            sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", spy)
+
+    def run(fn):
+        sent.clear()
+        result = fn()
+        return len(sent), result
+
+    return run
+
+
+def _warm_like_path(client, post):
+    from interactions.services import drain_like_buffer
+
+    client.post(f"/v1/posts/{post.pk}/likes")  # caches the rendering path's keys
+    client.delete(f"/v1/posts/{post.pk}/likes")
+    client.get(f"/v1/posts/{post.pk}")  # caches the post's rendering
+    drain_like_buffer()  # builds the liker's liked set
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_like_costs_one_redis_round_trip_with_or_without_its_limit(
+    client_for, member, settings, round_trips, enabled
+):
+    from django_redis import get_redis_connection
+
+    from posts.tests.factories import PostFactory
+
+    settings.RATELIMIT_ENABLE = enabled
+    post = PostFactory()
+    client = client_for(member)
+    _warm_like_path(client, post)
+
+    trips, response = round_trips(lambda: client.post(f"/v1/posts/{post.pk}/likes"))
+
+    assert response.status_code == 201
+    assert trips == 1
+    counters = list(get_redis_connection("default").scan_iter("rl:like:*"))
+    assert bool(counters) is enabled  # limits off: no counter, no command
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_comment_pays_no_round_trip_for_its_limit(
+    client_for, member, settings, round_trips, enabled
+):
+    from posts.tests.factories import PostFactory
+
+    post = PostFactory()
+    client = client_for(member)
+    client.get("/v1/users/me")  # the activity stamp of this interval is done
+    settings.RATELIMIT_ENABLE = False
+    baseline, _ = round_trips(
+        lambda: client.post(f"/v1/posts/{post.pk}/comments", {"content": "a"}, format="json")
+    )
+    settings.RATELIMIT_ENABLE = enabled
+
+    trips, response = round_trips(
+        lambda: client.post(f"/v1/posts/{post.pk}/comments", {"content": "b"}, format="json")
+    )
+
+    assert response.status_code == 201
+    assert trips == baseline
+
+
+def test_a_revoked_token_is_refused_before_its_comment_counts(client_for, member, settings):
+    from django_redis import get_redis_connection
+
+    from posts.tests.factories import PostFactory
+    from users import revocations
+
+    settings.RATELIMIT_COMMENT = "1/m"
+    post = PostFactory()
+    client = client_for(member)
+    client.get("/v1/users/me")
+    revocations.revoke_tokens(member)
+    revocations.publish(member)
+
+    response = client.post(f"/v1/posts/{post.pk}/comments", {"content": "a"}, format="json")
+
+    assert response.status_code == 401
+    assert not list(get_redis_connection("default").scan_iter("rl:comment:*"))
+
+
+def test_editing_a_mention_in_and_out_notifies_the_user_once(client_for, member):
+    victim = UserFactory()
+    author = client_for(member)
+    post = author.post("/v1/posts", {"content": f"hi @{victim.username}"}, format="json").json()
+    for n in range(3):
+        plain = {"content": f"plain {n}"}
+        assert author.patch(f"/v1/posts/{post['id']}", plain, format="json").status_code == 200
+        again = {"content": f"hi again @{victim.username}"}
+        assert author.patch(f"/v1/posts/{post['id']}", again, format="json").status_code == 200
+
+    inbox = client_for(victim).get("/v1/notifications").json()["results"]
+    assert [(n["type"], n["post_id"]) for n in inbox] == [("mention", post["id"])]
