@@ -238,15 +238,18 @@ def import_comment_change(comment_id: int, *, author: User, content: str) -> boo
     return True
 
 
-def can_delete_comment(comment: Comment, actor: User) -> bool:
-    return actor.pk in (comment.author_id, comment.post.author_id) or actor.is_moderator
-
-
 @transaction.atomic
 def delete_comment(comment: Comment, *, actor: User) -> None:
-    """Soft delete by the comment's author, the post's author or a moderator."""
-    if not can_delete_comment(comment, actor):
-        raise PermissionDenied("Only the comment's author, the post's author or a moderator can.")
+    """Soft delete by the comment's author or the post's author. A moderator hides it
+    instead (set_comment_hidden: a reason, rank, an audit row, undoable)."""
+    if actor.pk not in (comment.author_id, comment.post.author_id):
+        from users import services as users  # users.services imports this module
+
+        if actor.is_moderator:
+            raise PermissionDenied(
+                users.HIDE_INSTEAD.format(what="comments", path="/admin/interactions/comment/")
+            )
+        raise PermissionDenied("Only the comment's author or the post's author can.")
     # Conditional UPDATE: a second, concurrent delete changes nothing and counts nothing.
     deleted = Comment.objects.filter(
         pk=comment.pk, deleted_at__isnull=True, hidden_at__isnull=True
@@ -306,6 +309,7 @@ def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: s
     from users import services as users  # users.services imports this module
 
     users.require_moderator(actor, reason)
+    users.require_outranks(actor, comment.author)
     live = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True)
     if hidden:
         changed = live.filter(hidden_at__isnull=True).update(hidden_at=timezone.now())

@@ -313,6 +313,22 @@ def require_moderator(actor: User, reason: str) -> None:
         raise ValidationError({"reason": ["Say why: the audit log records it."]})
 
 
+def require_outranks(actor: User, author: User) -> None:
+    """Content is moderated only by someone who outranks its author (a moderator does not
+    hide an admin's post)."""
+    if not _outranks(actor, author):
+        raise PermissionDenied("You cannot moderate the content of this account.")
+
+
+# What a moderator is told who tries to delete someone else's post or comment through the
+# API: removal is hiding (reversible, with a reason, ranked and audited), in the admin.
+HIDE_INSTEAD = (
+    "Moderators remove other people's {what} by hiding it in the moderation admin "
+    '({path}, action "Hide"): it asks for a reason, records it in the audit log and can '
+    "be undone. DELETE is for the author."
+)
+
+
 def _outranks(actor: User, user: User) -> bool:
     """Moderators act on members; admins and superusers on everyone but themselves."""
     if actor.pk == user.pk:

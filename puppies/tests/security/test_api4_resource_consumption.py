@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from users.tests.factories import PASSWORD, UserFactory
 
@@ -210,7 +211,8 @@ def test_registration_limit_counts_in_process_when_redis_is_down(api, settings, 
 
 def test_failures_count_against_the_account_however_it_is_named(api, settings):
     settings.RATELIMIT_LOGIN_FAILED = "3/m"
-    victim = UserFactory(email="Victim.Pup@example.com")
+    # a verified address: only those name accounts at login (finding 7)
+    victim = UserFactory(email="Victim.Pup@example.com", email_verified_at=timezone.now())
     for name in (victim.username.upper(), victim.username.lower(), "victim.pup@EXAMPLE.com"):
         bad = api.post("/v1/auth/token", {"username": name, "password": "guess"}, format="json")
         assert bad.status_code == 401
@@ -239,7 +241,7 @@ def test_a_locked_account_stays_locked_for_the_lockout(api, settings):
 
 def test_admin_and_api_failures_share_the_account_limit(api, client, settings):
     settings.RATELIMIT_LOGIN_FAILED = "4/m"
-    staff = UserFactory(is_staff=True)
+    staff = UserFactory(is_staff=True, email_verified_at=timezone.now())
     for _ in range(2):
         form = client.post("/admin/login/", {"username": staff.username, "password": "guess"})
         assert form.status_code == 200  # the form again, with an error
