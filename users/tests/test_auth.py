@@ -54,10 +54,18 @@ def test_registered_user_can_log_in_and_read_own_profile(api):
     assert me.json()["email"] == "rex@example.com"
 
 
-def test_password_is_stored_with_argon2_in_production_settings(api):
+def test_password_is_stored_with_real_argon2_in_production_settings(api, settings):
+    # The suite hashes with MD5 for speed (conftest); this one test runs the real hasher.
     import puppies.settings as production
 
-    assert production.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
+    assert register(api).status_code == 201
+
+    stored = User.objects.get(username="rex").password
+    assert stored.startswith("argon2$argon2id$")
+    assert PASSWORD not in stored
+    assert login(api, "rex").status_code == 200
+    assert login(api, "rex", "not-the-password").status_code == 401
 
 
 def test_duplicate_username_is_409_case_insensitively(api):

@@ -38,11 +38,11 @@ def login(api, username: str, password: str = PASSWORD):
             + str(AccessToken.for_user(user)).split(".")[1]
             + "."
         ),
-        # someone else's user id in a payload the attacker re-encoded
+        # another, existing user's id in a payload the attacker re-encoded
         lambda user: ".".join(
             [
                 str(AccessToken.for_user(user)).split(".")[0],
-                _b64({**AccessToken.for_user(user).payload, "user_id": str(user.pk + 1)}),
+                _b64({**AccessToken.for_user(user).payload, "user_id": str(UserFactory().pk)}),
                 str(AccessToken.for_user(user)).split(".")[2],
             ]
         ),

@@ -210,3 +210,39 @@ def test_hsts_is_sent_over_https_without_debug(api, settings):
     settings.SECURE_HSTS_SECONDS = 31_536_000
     response = api.get("/healthz", secure=True)
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+# --- CI runs the browser test where it can, rather than skipping it ---------------------
+
+
+@pytest.mark.parametrize(("required", "fails"), [("1", True), ("", False)])
+def test_a_required_browser_test_fails_without_chromium_instead_of_skipping(required, fails):
+    env = {**os.environ, "REQUIRE_BROWSER_TEST": required, "CHROMIUM": "/nonexistent/chromium"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "puppies/tests/security/test_admin_browser.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert (result.returncode != 0) is fails, result.stdout + result.stderr
+    assert ("REQUIRE_BROWSER_TEST=1 but headless Chromium" in result.stdout) is fails
+
+
+def test_ci_fails_when_it_cannot_install_chromium_as_root():
+    script = (ROOT / ".ci" / "run").read_text()
+    install = script[script.index("apt-get install -y -qq chromium") :]
+    assert install.index("exit 1") < install.index("make lint")
+    assert "export REQUIRE_BROWSER_TEST=1" in script
