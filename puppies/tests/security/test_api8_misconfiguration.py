@@ -27,13 +27,18 @@ def check_deploy(*, deploy: bool = True, **overrides) -> subprocess.CompletedPro
     env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("JWT_")}
     env.update(overrides)
     flags = ["--deploy", "--fail-level", "WARNING"] if deploy else []
-    return subprocess.run(  # noqa: S603 - our manage.py, fixed arguments
-        [sys.executable, "manage.py", "check", *flags],
+    return run_here(["manage.py", "check", *flags], env)
+
+
+def run_here(argv: list[str], env: dict) -> subprocess.CompletedProcess:
+    """This Python running `argv` in the project root with exactly `env`."""
+    return subprocess.run(  # noqa: S603 - our own scripts, fixed arguments
+        [sys.executable, *argv],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
 
@@ -218,24 +223,8 @@ def test_hsts_is_sent_over_https_without_debug(api, settings):
 @pytest.mark.parametrize(("required", "fails"), [("1", True), ("", False)])
 def test_a_required_browser_test_fails_without_chromium_instead_of_skipping(required, fails):
     env = {**os.environ, "REQUIRE_BROWSER_TEST": required, "CHROMIUM": "/nonexistent/chromium"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "puppies/tests/security/test_admin_browser.py",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    argv = ["-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    result = run_here([*argv, "puppies/tests/security/test_admin_browser.py"], env)
 
     assert (result.returncode != 0) is fails, result.stdout + result.stderr
     assert ("REQUIRE_BROWSER_TEST=1 but headless Chromium" in result.stdout) is fails
