@@ -385,3 +385,25 @@ def test_the_beat_job_flushes_expired_refresh_tokens_and_families(api, member, s
         flush_expired_tokens()
 
     assert OutstandingToken.objects.count() == RevokedTokenFamily.objects.count() == 0
+
+
+def test_an_address_a_superuser_changes_is_unverified_again(admin_client_for, member, api):
+    member.email_verified_at = timezone.now()
+    member.save()
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    form = {
+        "username": member.username,
+        "email": "elsewhere@example.com",
+        "display_name": member.display_name,
+        "role": member.role,
+        "is_active": "on",
+        "follower_count": 0,
+        "following_count": 0,
+        "post_count": 0,
+    }
+
+    response = admin_client_for(superuser).post(f"/admin/users/user/{member.pk}/change/", form)
+
+    assert response.status_code == 302, response.content[:2000]
+    assert login(api, "elsewhere@example.com").status_code == 401
+    assert login(api, member.username).status_code == 200
