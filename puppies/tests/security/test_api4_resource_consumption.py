@@ -492,3 +492,16 @@ def test_editing_a_mention_in_and_out_notifies_the_user_once(client_for, member)
 
     inbox = client_for(victim).get("/v1/notifications").json()["results"]
     assert [(n["type"], n["post_id"]) for n in inbox] == [("mention", post["id"])]
+
+
+def test_a_like_over_its_limit_records_nothing_on_the_cached_path(client_for, member, settings):
+    from posts.tests.factories import PostFactory
+
+    settings.RATELIMIT_LIKE = "3/m"
+    post = PostFactory()
+    client = client_for(member)
+    _warm_like_path(client, post)  # a like and an unlike: 2 of the 3
+    assert client.post(f"/v1/posts/{post.pk}/likes").status_code == 201
+
+    assert_rate_limited(client.delete(f"/v1/posts/{post.pk}/likes"))
+    assert client.get(f"/v1/posts/{post.pk}").json()["liked_by_me"] is True
