@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from puppies import ratelimit
 from puppies import redis as puppies_redis
 from users import revocations
 
@@ -66,14 +67,15 @@ def liked_key(user_id: int) -> str:
 # epoch seen before the lookup, now in ms.
 # -> {0, epoch}: look PostgreSQL up and call again; {1, delta}: already so; {2, delta}: changed.
 # With three more KEYS, the post's cached rendering, the user's liked set and the
-# rendering's version (posts.rendering), and ARGV the post id and the request's pending
-# token check (users.revocations),
+# rendering's version (posts.rendering), and ARGV the post id, the request's pending
+# token check (users.revocations) and its like limit (puppies.ratelimit.ScriptLimit),
 # PostgreSQL is not needed when they answer: the rendering says the post is visible and
 # its stored like_count, the set what the Like table holds (the drain keeps it before it
-# forgets a batch). -> {-1, verdict}: token revoked (nothing recorded); {3}: not cached;
-# {0}: no set; else with the stored count.
+# forgets a batch). -> {-1, verdict}: token revoked (nothing recorded); {-2, seconds}: over
+# the limit (nothing recorded); {3}: not cached; {0}: no set; else with the stored count.
 _INTENT = puppies_redis.Script(
     revocations.LUA_CHECK
+    + ratelimit.LUA_LIMIT
     + """
 local user, wanted = ARGV[1], tonumber(ARGV[2])
 local cached = #KEYS == 7
@@ -81,6 +83,8 @@ local stored = false
 if cached then
   local verdict = token_revoked(ARGV[7], ARGV[8])
   if verdict then return {-1, verdict} end
+  local wait = over_limit(ARGV[9], ARGV[10], ARGV[11])
+  if wait then return {-2, wait} end
   local got = redis.call('MGET', KEYS[5], KEYS[7])
   if not got[1] then return {3} end
   local version, likes = string.match(got[1], '^(%d+)|%d+|(%d+)|')
@@ -247,21 +251,27 @@ def record_intent(
     return (outcome[0] == 2, int(outcome[1])) if outcome[0] else None
 
 
-def record_intent_cached(post_id: int, user, *, liked: bool) -> tuple[bool, int, int] | None:
+def record_intent_cached(
+    post_id: int, user, *, liked: bool, limit: ratelimit.ScriptLimit
+) -> tuple[bool, int, int] | None:
     """The same without PostgreSQL, when Redis knows enough: the post's cached rendering
     and the user's liked set -> (state changed, pending delta, stored like_count), or None:
     look the post (and maybe the like row) up in PostgreSQL and use `record_intent`.
-    The request's pending token check rides along (AuthenticationFailed if revoked)."""
+    The request's pending token check and its `limit` ride along (AuthenticationFailed if
+    revoked, RateLimited over the limit); the limit is counted even when this answers None."""
     from posts.rendering import post_key, version_key  # it reads this module's keys
 
     cached = post_key(post_id)
     post_keys = (*keys(post_id), cached, liked_key(user.pk), version_key(cached))
     check = revocations.pending_args(user)
-    outcome = _record(post_keys, post_id, (user.pk, int(liked), "", "", post_id, *check))
+    outcome = _record(
+        post_keys, post_id, (user.pk, int(liked), "", "", post_id, *check, *limit.args)
+    )
     if outcome[0] == -1:
         revocations.settle(user, outcome[1])  # raises if the token was revoked
-        return record_intent_cached(post_id, user, liked=liked)
+        return record_intent_cached(post_id, user, liked=liked, limit=limit)
     revocations.settle(user, None)
+    limit.settle(outcome[1] if outcome[0] == -2 else 0)  # raises over the limit
     return (outcome[0] == 2, int(outcome[1]), int(outcome[2])) if outcome[0] in (1, 2) else None
 
 

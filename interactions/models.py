@@ -107,7 +107,15 @@ class Notification(models.Model):
                 condition=models.Q(type__in=["like", "follow"]),
                 nulls_distinct=False,
                 name="notification_once_per_like_or_follow",
-            )
+            ),
+            # a mention notifies once per post body (or comment): editing a post back and
+            # forth between "@someone" and plain text must not ping them again each time
+            models.UniqueConstraint(
+                fields=["recipient", "post", "comment"],
+                condition=models.Q(type="mention"),
+                nulls_distinct=False,
+                name="notification_once_per_mention",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
 from posts.models import Post
 from posts.rendering import invalidate_posts, post_changed
+from puppies import ratelimit
 from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
 from users import revocations
@@ -91,15 +92,20 @@ def notify_mentions(
         .exclude(pk__in=[actor.pk, *skip])
         .values_list("pk", flat=True)
     )
+    # Once per post body or comment (a unique index): a name mentioned again after an edit
+    # removed it is dropped by the insert itself.
     Notification.objects.bulk_create(
-        Notification(
-            recipient_id=recipient_id,
-            actor_id=actor.pk,
-            type=Notification.Type.MENTION,
-            post=post,
-            comment=comment,
-        )
-        for recipient_id in recipients
+        (
+            Notification(
+                recipient_id=recipient_id,
+                actor_id=actor.pk,
+                type=Notification.Type.MENTION,
+                post=post,
+                comment=comment,
+            )
+            for recipient_id in recipients
+        ),
+        ignore_conflicts=True,
     )
 
 
@@ -232,15 +238,18 @@ def import_comment_change(comment_id: int, *, author: User, content: str) -> boo
     return True
 
 
-def can_delete_comment(comment: Comment, actor: User) -> bool:
-    return actor.pk in (comment.author_id, comment.post.author_id) or actor.is_moderator
-
-
 @transaction.atomic
 def delete_comment(comment: Comment, *, actor: User) -> None:
-    """Soft delete by the comment's author, the post's author or a moderator."""
-    if not can_delete_comment(comment, actor):
-        raise PermissionDenied("Only the comment's author, the post's author or a moderator can.")
+    """Soft delete by the comment's author or the post's author. A moderator hides it
+    instead (set_comment_hidden: a reason, rank, an audit row, undoable)."""
+    if actor.pk not in (comment.author_id, comment.post.author_id):
+        from users import services as users  # users.services imports this module
+
+        if actor.is_moderator:
+            raise PermissionDenied(
+                users.HIDE_INSTEAD.format(what="comments", path="/admin/interactions/comment/")
+            )
+        raise PermissionDenied("Only the comment's author or the post's author can.")
     # Conditional UPDATE: a second, concurrent delete changes nothing and counts nothing.
     deleted = Comment.objects.filter(
         pk=comment.pk, deleted_at__isnull=True, hidden_at__isnull=True
@@ -300,6 +309,7 @@ def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: s
     from users import services as users  # users.services imports this module
 
     users.require_moderator(actor, reason)
+    users.require_outranks(actor, comment.author)
     live = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True)
     if hidden:
         changed = live.filter(hidden_at__isnull=True).update(hidden_at=timezone.now())
@@ -343,12 +353,14 @@ class LikeState:
 
 
 def like_post(user: User, post_id: int) -> LikeState:
-    """`user` likes the post (idempotent); NotFound if they may not see it."""
+    """`user` likes the post (idempotent); NotFound if they may not see it. Counts against
+    the user's RATELIMIT_LIKE (RateLimited past it), in the like's own Redis call."""
     return _set_like(user, post_id, liked=True)
 
 
 def unlike_post(user: User, post_id: int) -> LikeState:
-    """`user` no longer likes the post (idempotent); NotFound if they may not see it."""
+    """`user` no longer likes the post (idempotent); NotFound if they may not see it.
+    Counts against the same limit as a like."""
     return _set_like(user, post_id, liked=False)
 
 
@@ -384,21 +396,26 @@ def _likeable_post(user: User, post_id: int, *, with_like_row: bool = False) -> 
 
 
 def _set_like(user: User, post_id: int, *, liked: bool) -> LikeState:
+    limit = ratelimit.ScriptLimit("like", user.pk)
     if settings.LIKE_BUFFER_ENABLED:
         try:
-            return _set_like_buffered(user, post_id, liked=liked)
+            return _set_like_buffered(user, post_id, liked=liked, limit=limit)
         except like_buffer.Unavailable:
             logger.warning("like buffer unreachable: writing the like to PostgreSQL")
             like_metrics.LIKES_WRITTEN_DIRECTLY.inc()
     revocations.ensure_checked(user)
+    limit.enforce()  # unless the buffer's script counted it already
     return _set_like_directly(user, _likeable_post(user, post_id), liked=liked)
 
 
-def _set_like_buffered(user: User, post_id: int, *, liked: bool) -> LikeState:
+def _set_like_buffered(
+    user: User, post_id: int, *, liked: bool, limit: ratelimit.ScriptLimit
+) -> LikeState:
     # One Redis round trip when the post's rendering and the user's liked set are cached;
     # else two and one query (the post, plus its like row only when the buffer holds
-    # nothing for this user). The Like table is written by the drain alone.
-    cached = like_buffer.record_intent_cached(post_id, user, liked=liked)
+    # nothing for this user). The Like table is written by the drain alone. The like
+    # limit is counted in the first round trip, whichever way it goes on.
+    cached = like_buffer.record_intent_cached(post_id, user, liked=liked, limit=limit)
     if cached is not None:
         changed, delta, stored = cached
         return LikeState(post_id, liked, max(stored + delta, 0), created=changed and liked)

@@ -1,5 +1,6 @@
 """Reads of posts, always as a given viewer sees them."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -34,6 +35,46 @@ _PAGE_FIELDS = ("id", "author_id", "created_at")
 
 def user_timeline(author_id: int) -> QuerySet[Post]:
     return Post.objects.visible().filter(author_id=author_id).only(*_PAGE_FIELDS)
+
+
+# --- which search shapes the indexes can serve ---------------------------------------
+# A query the GIN indexes cannot narrow down reads every live post or user: refused (400)
+# before it reaches PostgreSQL, so anonymous callers cannot buy full scans.
+SEARCH_WORD_MIN_CHARS = 2  # a post search needs such a word in every alternative
+USER_SEARCH_MIN_CHARS = 3  # a trigram index needs three characters to narrow anything
+_TERM_RE = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def post_query_problem(q: str) -> str | None:
+    """Why the post index cannot serve the web-style query `q` (None: it can).
+
+    As websearch_to_tsquery reads it: terms, "phrases", -negated ones, `or` between
+    alternatives. Each alternative needs a word it must contain: one made only of
+    negations (`-zzz`) or of nothing searchable (`~~`) matches by exclusion, i.e. all."""
+    alternatives: list[bool] = [False]
+    for negated, phrase, word in _TERM_RE.findall(q):
+        text = phrase if phrase or word == "" else word
+        if not negated and text.lower() == "or" and not phrase:
+            alternatives.append(False)
+            continue
+        positive = not negated and any(
+            len(w) >= SEARCH_WORD_MIN_CHARS for w in _WORD_RE.findall(text)
+        )
+        alternatives[-1] = alternatives[-1] or positive
+    if all(alternatives):
+        return None
+    return (
+        f"Give at least one word of {SEARCH_WORD_MIN_CHARS}+ letters or digits to look for "
+        "(in each `or` alternative): exclusions and punctuation alone match nothing narrowly."
+    )
+
+
+def user_query_problem(q: str) -> str | None:
+    """Why the trigram indexes cannot serve a user search for `q` (None: they can)."""
+    if len(q.strip()) >= USER_SEARCH_MIN_CHARS:
+        return None
+    return f"Give at least {USER_SEARCH_MIN_CHARS} characters."
 
 
 def search_posts(q: str) -> QuerySet[Post]:

@@ -2,6 +2,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from posts import selectors
 from posts.media import FORMATS
 from posts.models import Post
 from puppies.serializers import StrictCharField
@@ -104,7 +105,22 @@ SEARCH_QUERY_MAX_LENGTH = 200
 
 
 class SearchQuerySerializer(serializers.Serializer):
+    """`q` of a post search: refused (400 `fields.q`) when the index cannot serve it."""
+
     q = StrictCharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)
+    problem = staticmethod(selectors.post_query_problem)
+
+    def validate_q(self, q: str) -> str:
+        problem = self.problem(q)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return q
+
+
+class UserSearchQuerySerializer(SearchQuerySerializer):
+    """`q` of a user search: long enough for the trigram indexes."""
+
+    problem = staticmethod(selectors.user_query_problem)
 
 
 class HashtagSerializer(serializers.Serializer):

@@ -157,8 +157,14 @@ def edit_post(post: Post, *, editor: User, content: str | None = None) -> Post:
 
 @transaction.atomic
 def delete_post(post: Post, *, actor: User) -> None:
-    if post.author_id != actor.pk and not actor.is_moderator:
-        raise PermissionDenied("Only the author or a moderator can delete a post.")
+    """The author deletes their post. A moderator hides it instead (hide_post): a delete
+    would take no reason, leave no audit row and could not be undone."""
+    if post.author_id != actor.pk:
+        if actor.is_moderator:
+            raise PermissionDenied(
+                users.HIDE_INSTEAD.format(what="posts", path="/admin/posts/post/")
+            )
+        raise PermissionDenied("Only the author can delete a post.")
     # Row lock: a concurrent delete or hide sees this one's outcome, so counts move once.
     current = Post.objects.select_for_update().filter(pk=post.pk, deleted_at__isnull=True).first()
     if current is not None:
@@ -178,6 +184,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
     Settles the post's open reports. True if this hid it (a second hide changes nothing).
     """
     users.require_moderator(actor, reason)
+    users.require_outranks(actor, post.author)
     hidden = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=True, deleted_at__isnull=True
     ).update(hidden_at=timezone.now())
@@ -195,6 +202,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
 @transaction.atomic
 def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
     users.require_moderator(actor, reason)
+    users.require_outranks(actor, post.author)
     shown = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=False, deleted_at__isnull=True
     ).update(hidden_at=None)

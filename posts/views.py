@@ -21,6 +21,7 @@ from posts.serializers import (
     SearchQuerySerializer,
     TrendingHashtagsSerializer,
     UploadSerializer,
+    UserSearchQuerySerializer,
 )
 from puppies import ratelimit
 from puppies.pagination import rendered_page
@@ -112,6 +113,7 @@ class PostDetailView(GenericAPIView):
 
     @extend_schema(request=PostWriteSerializer, tags=["posts"])
     def patch(self, request, post_id: int):
+        ratelimit.enforce(request, "post_edit", request.user.pk)
         post = self.get_object()
         # A PATCH names what changes: `{}` changes nothing (content is all there is).
         data = PostWriteSerializer(data=request.data, partial=True)
@@ -146,8 +148,9 @@ _Q_PARAMETER = OpenApiParameter(
 )
 
 
-def read_search_query(request) -> str:
-    query = SearchQuerySerializer(data=request.query_params)
+def read_search_query(request, serializer=SearchQuerySerializer) -> str:
+    ratelimit.enforce(request, "search")
+    query = serializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data["q"]
 
@@ -173,7 +176,8 @@ class SearchUsersView(GenericAPIView):
 
     @extend_schema(parameters=[_Q_PARAMETER], responses=UserSerializer(many=True), tags=["search"])
     def get(self, request):
-        users = selectors.search_users(request.user, read_search_query(request))
+        q = read_search_query(request, UserSearchQuerySerializer)
+        users = selectors.search_users(request.user, q)
         page = self.paginate_queryset(users)
         return self.get_paginated_response(UserSerializer(page, many=True).data)
 

@@ -11,6 +11,10 @@ so a Redis outage never opens password guessing; each process then allows the fu
 
 A limit may also lock its key out (LOCKOUTS): once `count` brings it to the limit, every
 `enforce` of that key answers 429 until the lockout ends, whatever the window says.
+
+Hot paths (like, comment create) make one Redis call per request anyway: their limit is
+counted inside it (`ScriptLimit`, `LUA_LIMIT`), so it costs no round trip of its own, and
+with RATELIMIT_ENABLE=false no Redis command at all.
 """
 
 import functools
@@ -27,7 +31,9 @@ from django_ratelimit.core import _split_rate, get_usage
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from puppies import redis as puppies_redis
 from puppies.errors import RateLimited, error_body
+from users import revocations
 
 # What the rate-limit cache raises when Redis is unreachable (it does not ignore errors).
 REDIS_DOWN = (ConnectionInterrupted, RedisError, OSError)
@@ -176,6 +182,93 @@ def count(request, name: str, key) -> None:
     usage = _usage(request, name, key, increment=True)
     if usage is not None and name in LOCKOUTS and usage["count"] >= usage["limit"]:
         _lock(name, key, getattr(settings, LOCKOUTS[name]))
+
+
+# --- limits counted inside a hot path's own Redis script ---------------------------------
+
+# over_limit(key or "" for none, limit, period s) -> nil, or the seconds until the window
+# ends once the count passed the limit. A fixed window that starts with its first request.
+LUA_LIMIT = """
+local function over_limit(key, limit, period)
+  if key == '' then return nil end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, period) end
+  if n <= tonumber(limit) then return nil end
+  local left = redis.call('TTL', key)
+  if left < 0 then redis.call('EXPIRE', key, period) left = tonumber(period) end
+  return left
+end
+"""
+
+_LIMIT_ONLY = puppies_redis.Script(LUA_LIMIT + "return over_limit(ARGV[1], ARGV[2], ARGV[3]) or 0")
+# The request's pending token check (users.revocations) and its limit in one call:
+# -> {verdict or "", seconds to wait or 0}. A revoked token counts nothing.
+_CHECK_AND_LIMIT = puppies_redis.Script(
+    revocations.LUA_CHECK
+    + LUA_LIMIT
+    + """
+local verdict = token_revoked(ARGV[1], ARGV[2])
+if verdict then return {verdict, 0} end
+return {'', over_limit(ARGV[3], ARGV[4], ARGV[5]) or 0}
+"""
+)
+
+
+class ScriptLimit:
+    """Limit `name` for `key`, to be counted by a Lua script that has `LUA_LIMIT`:
+    `args` are over_limit's arguments ("" when limits are off), `settle` raises 429."""
+
+    def __init__(self, name: str, key) -> None:
+        self.name, self.counted = name, False
+        if settings.RATELIMIT_ENABLE:
+            limit, period = _split_rate(getattr(settings, f"RATELIMIT_{name.upper()}"))
+            self.args = [f"rl:{name}:{key}", limit, period]
+        else:
+            self.args = ["", 0, 0]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.args[0])
+
+    def settle(self, wait) -> None:
+        """Apply what over_limit said in the script that counted this request."""
+        self.counted = True
+        if wait:
+            raise RateLimited(wait=max(int(wait), 1))
+
+    def enforce(self) -> None:
+        """Count it with a call of its own (a path whose script did not run); fails open."""
+        if not self.enabled or self.counted:
+            return
+        try:
+            wait = _LIMIT_ONLY([], self.args)
+        except puppies_redis.Unavailable:
+            return
+        self.settle(wait)
+
+
+def enforce_with_token_check(request, name: str, key) -> None:
+    """`enforce` for a view whose token check was left pending (`token_check_in_redis_call`):
+    the check and the limit in one round trip; with limits off, the check alone, as the
+    authentication would have made it."""
+    limit, user = ScriptLimit(name, key), request.user
+    if not limit.enabled:
+        revocations.ensure_checked(user)
+        return
+    if getattr(user, "pending_token_check", None) is None:
+        limit.enforce()
+        return
+    try:
+        verdict, wait = _CHECK_AND_LIMIT([], [*revocations.pending_args(user), *limit.args])
+    except puppies_redis.Unavailable:
+        revocations.ensure_checked(user)  # from the user's row; the limit fails open
+        return
+    if verdict:  # revoked (raises), or the mirror was missing: checked the plain way
+        revocations.settle(user, verdict)
+        limit.enforce()
+        return
+    revocations.settle(user, None)
+    limit.settle(wait)
 
 
 @functools.cache

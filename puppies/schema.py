@@ -52,7 +52,7 @@ def _error_statuses(path: str, method: str) -> list[str]:
     return statuses
 
 
-_CONFLICTS = {("/v1/auth/register", "post")}
+_CONFLICTS = {("/v1/auth/register", "post"), ("/v1/auth/email/verify", "get")}
 
 
 def add_error_responses(result, generator, request, public):
@@ -96,8 +96,15 @@ _WHY_400 = {
     ("/v1/auth/password", "post"): "Also a wrong `old_password`, or a `new_password` the "
     "password validators refuse (too short, too common, all digits, like the username).",
     ("/v1/auth/register", "post"): "Also a `password` the password validators refuse.",
+    ("/v1/auth/email/verify", "get"): "Also a `token` this API did not sign, altered, "
+    "expired, or for an address the account no longer has.",
     ("/v1/auth/token", "post"): "Also a NUL character in the username or password.",
     ("/v1/auth/token/refresh", "post"): "Also a `refresh` that is only whitespace.",
+    ("/v1/search/posts", "get"): f"{_BAD_CURSOR} Also a `q` the search index cannot serve: "
+    "every `or` alternative needs a word of 2+ letters or digits it must contain (not only "
+    "`-excluded` words or punctuation).",
+    ("/v1/search/users", "get"): f"{_BAD_CURSOR} Also a `q` under 3 characters once "
+    "surrounding spaces are dropped.",
 }
 
 # OpenAPI links: a created post's id is what its own operations take (schemathesis's

@@ -321,6 +321,25 @@ CELERY_BEAT_SCHEDULE["users-reload-revocations"] = {
     "task": "users.tasks.reload_revocations",
     "schedule": env.float("REVOCATIONS_RELOAD_INTERVAL_S", default=60.0),
 }
+# Refresh tokens past their expiry, and revoked token families, are dropped this often.
+CELERY_BEAT_SCHEDULE["users-flush-expired-tokens"] = {
+    "task": "users.tasks.flush_expired_tokens",
+    "schedule": env.float("TOKEN_FLUSH_INTERVAL_S", default=3600.0),
+}
+
+# --- Email (verification links) -------------------------------------------------
+# EMAIL_URL as django-environ reads it: consolemail:// (default: mail is printed to the
+# log), smtp+tls://user:password@host:587, ...
+globals().update(
+    env.email_url("EMAIL_URL", default="consolemail://")
+)  # EMAIL_BACKEND, EMAIL_HOST, ...
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Puppies <no-reply@puppies.invalid>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_S", default=10)
+# Where a verification link points; {token} is replaced. Default: this API's own endpoint.
+EMAIL_VERIFICATION_URL = env(
+    "EMAIL_VERIFICATION_URL", default="http://127.0.0.1:8000/v1/auth/email/verify?token={token}"
+)
+EMAIL_VERIFICATION_TTL_S = env.int("EMAIL_VERIFICATION_TTL_S", default=48 * 3600)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -445,6 +464,19 @@ RATELIMIT_LOGIN_FAILED = _rate("RATELIMIT_LOGIN_FAILED", "10/m")
 RATELIMIT_LOGIN_LOCKOUT_S = env.int("RATELIMIT_LOGIN_LOCKOUT_S", default=300)
 RATELIMIT_LOGIN = _rate("RATELIMIT_LOGIN", "100/m")  # login attempts per client IP
 RATELIMIT_REGISTER = _rate("RATELIMIT_REGISTER", "20/h")  # registrations per client IP
+# Per user unless said: roomy for a person at their busiest, tight for a script.
+RATELIMIT_LIKE = _rate("RATELIMIT_LIKE", "120/m")  # likes and unlikes
+RATELIMIT_COMMENT = _rate("RATELIMIT_COMMENT", "20/m")  # comments written
+RATELIMIT_POST_EDIT = _rate("RATELIMIT_POST_EDIT", "30/m")  # edits of posts
+RATELIMIT_FOLLOW = _rate("RATELIMIT_FOLLOW", "200/h")  # follows and unfollows
+RATELIMIT_REPORT = _rate("RATELIMIT_REPORT", "20/h")  # reports filed
+RATELIMIT_PASSWORD_CHANGE = _rate("RATELIMIT_PASSWORD_CHANGE", "5/h")  # password changes tried
+RATELIMIT_TOKEN_REFRESH = _rate("RATELIMIT_TOKEN_REFRESH", "60/m")  # per client IP
+RATELIMIT_LOGOUT = _rate("RATELIMIT_LOGOUT", "60/m")  # per client IP
+RATELIMIT_SEARCH = _rate("RATELIMIT_SEARCH", "60/m")  # post and user searches, per client IP
+RATELIMIT_REGISTER_EMAIL = _rate("RATELIMIT_REGISTER_EMAIL", "3/h")  # registrations per address
+RATELIMIT_VERIFICATION_EMAIL = _rate("RATELIMIT_VERIFICATION_EMAIL", "3/h")  # new links, per user
+RATELIMIT_EMAIL_VERIFY = _rate("RATELIMIT_EMAIL_VERIFY", "30/m")  # links followed, per client IP
 # Behind a proxy the client address comes from this header only (e.g. X-Forwarded-For),
 # taking the entry TRUSTED_PROXY_DEPTH hops from the right, i.e. the one our own proxies
 # appended; unset means REMOTE_ADDR (a client-sent header is never believed by default).

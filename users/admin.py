@@ -130,6 +130,8 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
 
     def save_model(self, request, obj, form, change):
         # A superuser's raw edit: the profile shows at once and is_active is enforced at once.
+        if "email" in form.changed_data:  # a new address is unverified until its owner says
+            obj.email_verified_at = None
         super().save_model(request, obj, form, change)
         rendering.author_changed(obj.pk)
         transaction.on_commit(lambda: revocations.publish(obj))

@@ -13,14 +13,20 @@ request reads the user's row instead, so a suspension or logout is never ignored
 import contextlib
 import functools
 import time
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.db.models.functions import Lower
 from django.utils.functional import SimpleLazyObject, empty
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import backends, tokens
 from rest_framework_simplejwt.authentication import JWTAuthentication as BaseJWTAuthentication
-from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt.exceptions import (
+    TokenBackendError,
+    TokenBackendExpiredToken,
+    TokenError,
+)
 from rest_framework_simplejwt.settings import api_settings
 
 from users import revocations
@@ -33,8 +39,13 @@ class UsernameOrEmailBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None
-        field = "email__iexact" if "@" in username else "username__iexact"
-        user = User.objects.filter(**{field: username}).first()
+        if "@" in username:  # only a verified address names an account (users.services)
+            found = User.objects.alias(key=Lower("email")).filter(
+                key=username.lower(), email_verified_at__isnull=False
+            )
+        else:
+            found = User.objects.filter(username__iexact=username)
+        user = found.first()
         if user is None:
             User().set_password(password)  # same work as a real check: no timing oracle
             return None
@@ -105,8 +116,30 @@ class AccessToken(_OurBackend, tokens.AccessToken):
     pass
 
 
+# Every refresh token rotated from one login carries the login's family id: replaying a
+# rotated-away one revokes the family (users.services.refresh_token_reused).
+FAMILY_CLAIM = "fam"
+
+
 class RefreshToken(_OurBackend, tokens.RefreshToken):
     access_token_class = AccessToken
+
+    @classmethod
+    def for_user(cls, user):
+        token = super().for_user(user)
+        token[FAMILY_CLAIM] = uuid.uuid4().hex  # rotation keeps every claim but jti, exp, iat
+        return token
+
+    def check_blacklist(self) -> None:
+        from users import services  # it imports this module
+
+        try:
+            super().check_blacklist()
+        except TokenError:
+            services.refresh_token_reused(self.payload)
+            raise
+        if services.family_revoked(self.payload):
+            raise TokenError("Token is blacklisted")
 
 
 # --- the request's user ---------------------------------------------------------------

@@ -35,13 +35,23 @@ class User(AbstractUser):
     # Access tokens issued before this are refused (logout, password change); see
     # users.revocations, which mirrors it (and is_active) in Redis.
     tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the owner followed the signed link mailed to `email` (users.services). Only
+    # a verified address names an account at login, and only one account may verify it.
+    email_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("username"), name="users_username_ci_unique"),
-            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+            # Unverified addresses may repeat: registering with someone else's address then
+            # creates an account like any other, so registration says nothing about whether
+            # the address has one (its owner alone can verify it).
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=models.Q(email_verified_at__isnull=False),
+                name="users_verified_email_ci_unique",
+            ),
         ]
         indexes = [
             # User search: icontains compiles to UPPER(col::text) LIKE UPPER('%q%'), which a
@@ -120,3 +130,17 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_id} {self.action} {self.target_type} {self.target_id}"
+
+
+class RevokedTokenFamily(models.Model):
+    """Every refresh token rotated from one login carries its family id (`fam`); a family
+    listed here refreshes no more (a rotated-away token was replayed, or it logged out).
+    Kept until every token of it has expired (then the flush job drops it)."""
+
+    family = models.CharField(max_length=32, primary_key=True)
+    user = models.ForeignKey(User, null=True, on_delete=models.CASCADE, related_name="+")
+    revoked_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"refresh token family {self.family}"

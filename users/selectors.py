@@ -51,9 +51,13 @@ def login_account_key(identifier: str) -> str:
     name = identifier.strip()[:254]
     if "\x00" in name or not _encodable(name):  # no account has it; the login answers 400
         return "name:" + hashlib.sha256(name.encode(errors="surrogatepass")).hexdigest()
-    column = "email" if "@" in name else "username"
+    accounts = User.objects.all()
+    if "@" in name:  # only a verified address names an account (users.auth)
+        column, accounts = "email", accounts.filter(email_verified_at__isnull=False)
+    else:
+        column = "username"
     pk = (
-        User.objects.alias(key=Lower(column))  # the case-insensitive unique index
+        accounts.alias(key=Lower(column))  # the case-insensitive unique index
         .filter(key=name.lower())
         .values_list("pk", flat=True)
         .first()

@@ -85,9 +85,15 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(UserSerializer):
+    email_verified = serializers.SerializerMethodField()
+
     class Meta(UserSerializer.Meta):
-        fields = [*UserSerializer.Meta.fields, "email"]
+        fields = [*UserSerializer.Meta.fields, "email", "email_verified"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_email_verified(self, user: User) -> bool:
+        return user.email_verified_at is not None
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -110,6 +116,14 @@ class ProfileUpdateSerializer(serializers.Serializer):
 class PasswordChangeSerializer(serializers.Serializer):
     old_password = StrictCharField(write_only=True, trim_whitespace=False)
     new_password = StrictCharField(write_only=True, max_length=128, trim_whitespace=False)
+
+
+class EmailVerifySerializer(serializers.Serializer):
+    token = StrictCharField(max_length=1000)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class RefreshSerializer(serializers.Serializer):

@@ -1,9 +1,15 @@
 """Writes to accounts: one function per user-visible action."""
 
+import logging
+
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -14,9 +20,11 @@ from interactions.models import Notification
 from posts import rendering
 from puppies import ratelimit
 from puppies.errors import Conflict
-from users import revocations, selectors
+from users import auth, revocations, selectors
 from users.auth import RefreshToken
-from users.models import AuditLog, Follow, User
+from users.models import AuditLog, Follow, RevokedTokenFamily, User
+
+logger = logging.getLogger(__name__)
 
 
 def _check_password(password: str, user: User, field: str) -> None:
@@ -26,14 +34,16 @@ def _check_password(password: str, user: User, field: str) -> None:
         raise ValidationError({field: list(exc.messages)}) from None
 
 
-def _raise_if_taken(username: str, email: str) -> None:
-    fields = {}
+def _raise_if_taken(username: str) -> None:
+    # Usernames are public (every profile has one): saying one is taken reveals nothing.
+    # Email addresses are not, and are never checked here (see register_user).
     if User.objects.filter(username__iexact=username).exists():
-        fields["username"] = ["This username is taken."]
-    if User.objects.filter(email__iexact=email).exists():
-        fields["email"] = ["An account with this email already exists."]
-    if fields:
-        raise Conflict({"detail": "Username or email already taken.", "fields": fields})
+        raise Conflict(
+            {
+                "detail": "Username already taken.",
+                "fields": {"username": ["This username is taken."]},
+            }
+        )
 
 
 # --- login limits ------------------------------------------------------------------
@@ -60,16 +70,92 @@ def count_failed_login(credentials: dict, request=None, **_) -> None:
 
 
 def register_user(*, username: str, email: str, password: str, display_name: str = "") -> User:
+    """A new account, usable by its username at once; its address gets a verification link.
+
+    The address is not checked against other accounts: an unverified address may repeat
+    (only verified ones are unique), so the answer is the same whether or not the address
+    already has an account, and only the mailbox's owner can make it name an account."""
     user = User(username=username, email=email.strip(), display_name=display_name or username)
     _check_password(password, user, "password")
     user.set_password(password)
-    _raise_if_taken(username, user.email)
+    _raise_if_taken(username)
     try:
         with transaction.atomic():
             user.save()
+            transaction.on_commit(lambda: _send_verification_later(user.pk))
     except IntegrityError:  # lost a race with a concurrent registration
-        _raise_if_taken(username, user.email)
+        _raise_if_taken(username)
         raise
+    return user
+
+
+# --- email verification ----------------------------------------------------------------
+# A signed, expiring token (django.core.signing) naming the account and the address it was
+# sent to: changing either makes it invalid; nothing is stored until it is used.
+
+_VERIFY_SALT = "users.email-verification"
+
+
+def verification_token(user: User) -> str:
+    return signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=_VERIFY_SALT, compress=True)
+
+
+def _send_verification_later(user_id: int) -> None:
+    from users import tasks  # tasks import this module
+
+    tasks.send_verification_email.delay(user_id)
+
+
+def send_verification_email(user_id: int) -> bool:
+    """Mail the account's address a link to verify it -> whether one was sent (not for a
+    verified address, an inactive account, or a bot's address that cannot receive mail)."""
+    user = User.objects.filter(pk=user_id, is_active=True, email_verified_at__isnull=True).first()
+    if user is None or not user.has_usable_password():
+        return False
+    link = settings.EMAIL_VERIFICATION_URL.format(token=verification_token(user))
+    send_mail(
+        "Verify your Puppies email address",
+        f"Hello {user.username},\n\nopen this link to verify this address for your Puppies "
+        f"account:\n\n{link}\n\nIt works for {settings.EMAIL_VERIFICATION_TTL_S // 3600} "
+        "hours. If you did not sign up, ignore this mail: the address stays unverified and "
+        "cannot be used to log in.\n",
+        None,  # DEFAULT_FROM_EMAIL
+        [user.email],
+    )
+    return True
+
+
+def request_verification(user: User) -> None:
+    """The account asks for a new link (the last one expired or got lost)."""
+    if user.email_verified_at is None:
+        _send_verification_later(user.pk)
+
+
+def verify_email(token: str) -> User:
+    """Mark the address the token was sent to verified; ValidationError on `token` if it
+    is altered, expired, or no longer matches the account's address."""
+    try:
+        claims = signing.loads(token, salt=_VERIFY_SALT, max_age=settings.EMAIL_VERIFICATION_TTL_S)
+    except signing.SignatureExpired:
+        raise ValidationError({"token": ["This link has expired: ask for a new one."]}) from None
+    except signing.BadSignature:
+        raise ValidationError({"token": ["This link is not valid."]}) from None
+    user = User.objects.filter(pk=claims.get("u"), is_active=True).first()
+    if user is None or user.email.lower() != claims.get("e"):
+        raise ValidationError({"token": ["This link is not valid."]})
+    if user.email_verified_at is not None:
+        return user  # a second click changes nothing
+    try:
+        with transaction.atomic():
+            user.email_verified_at = timezone.now()
+            user.save(update_fields=["email_verified_at"])
+    except IntegrityError:  # the unique index of verified addresses
+        raise Conflict(
+            {
+                "detail": "Another account has verified this address first.",
+                "fields": {"token": ["Another account has verified this address first."]},
+            }
+        ) from None
     return user
 
 
@@ -79,7 +165,7 @@ def create_bot_user(*, username: str, display_name: str) -> User:
         username=username, email=f"{username.lower()}@bots.invalid", display_name=display_name
     )
     user.set_unusable_password()
-    _raise_if_taken(username, user.email)
+    _raise_if_taken(username)
     user.save()
     return user
 
@@ -113,18 +199,69 @@ def revoke_refresh_tokens(user: User) -> None:
     )
 
 
-@transaction.atomic
 def log_out(refresh: str) -> None:
-    """End the session of `refresh`; the user's access tokens stop working too (other
-    devices get a 401 and refresh once: their refresh tokens are untouched)."""
+    """End the session of `refresh` (its whole family); the user's access tokens stop
+    working too (other devices get a 401 and refresh once: their refresh tokens are
+    untouched). A rotated-away token replayed here counts as reuse (refresh_token_reused)."""
     try:
-        token = RefreshToken(refresh)
-        token.blacklist()
+        token = RefreshToken(refresh)  # outside the transaction: a reuse it finds must stay
     except TokenError as exc:
         raise InvalidToken(str(exc)) from None
-    user = User.objects.filter(pk=token.payload.get("user_id")).first()
-    if user is not None:
+    with transaction.atomic():
+        token.blacklist()
+        user = User.objects.filter(pk=token.payload.get("user_id")).first()
+        _revoke_family(token.payload, user)
+        if user is not None:
+            revocations.revoke_tokens(user)
+
+
+# --- refresh token families ---------------------------------------------------------------
+# Rotation blacklists each refresh token as it issues the next one; all of them carry the
+# family id of the login they descend from (users.auth.FAMILY_CLAIM). A blacklisted token
+# presented again means two parties hold the family (a thief and its owner): the family
+# stops refreshing, and the user's access tokens end, so the thief is out at once.
+
+
+def _revoke_family(payload: dict, user: User | None) -> bool:
+    """List the token's family as revoked -> whether this listed it (False: already was)."""
+    family = payload.get(auth.FAMILY_CLAIM)
+    if not family:
+        return False  # a token from before families: only itself is blacklisted
+    expires = timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    _, created = RevokedTokenFamily.objects.get_or_create(
+        family=str(family)[:32], defaults={"user": user, "expires_at": expires}
+    )
+    return created
+
+
+def family_revoked(payload: dict) -> bool:
+    family = payload.get(auth.FAMILY_CLAIM)
+    return bool(family) and RevokedTokenFamily.objects.filter(family=str(family)[:32]).exists()
+
+
+@transaction.atomic
+def refresh_token_reused(payload: dict) -> None:
+    """A blacklisted refresh token was presented again: revoke its whole family, and end
+    the user's access tokens unless a logout or password change since its issue did."""
+    user = User.objects.filter(pk=payload.get("user_id")).first()
+    if not _revoke_family(payload, user) or user is None:
+        return
+    logger.warning(
+        "refresh token reused: family %s of user %s revoked", payload.get("fam"), user.pk
+    )
+    cutoff = user.tokens_valid_after
+    if cutoff is None or float(payload.get("iat", 0)) >= cutoff.timestamp():
         revocations.revoke_tokens(user)
+
+
+def flush_expired_tokens() -> int:
+    """Drop refresh tokens past their expiry (blacklisted ones with them) and revoked
+    families none of whose tokens can still be alive -> rows dropped (simplejwt's
+    flushexpiredtokens, and the families)."""
+    now = timezone.now()
+    tokens, _ = OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    families, _ = RevokedTokenFamily.objects.filter(expires_at__lte=now).delete()
+    return tokens + families
 
 
 def follow(follower: User, followee: User) -> bool:
@@ -174,6 +311,22 @@ def require_moderator(actor: User, reason: str) -> None:
         raise PermissionDenied("Only moderators can do this.")
     if not reason.strip():
         raise ValidationError({"reason": ["Say why: the audit log records it."]})
+
+
+def require_outranks(actor: User, author: User) -> None:
+    """Content is moderated only by someone who outranks its author (a moderator does not
+    hide an admin's post)."""
+    if not _outranks(actor, author):
+        raise PermissionDenied("You cannot moderate the content of this account.")
+
+
+# What a moderator is told who tries to delete someone else's post or comment through the
+# API: removal is hiding (reversible, with a reason, ranked and audited), in the admin.
+HIDE_INSTEAD = (
+    "Moderators remove other people's {what} by hiding it in the moderation admin "
+    '({path}, action "Hide"): it asks for a reason, records it in the audit log and can '
+    "be undone. DELETE is for the author."
+)
 
 
 def _outranks(actor: User, user: User) -> bool:

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from users import revocations
+from users import revocations, services
 
 
 @shared_task(ignore_result=True)
@@ -11,3 +11,13 @@ def flush_activity() -> None:
 @shared_task(ignore_result=True)
 def reload_revocations() -> None:
     revocations.reload()
+
+
+@shared_task(ignore_result=True)
+def send_verification_email(user_id: int) -> None:
+    services.send_verification_email(user_id)
+
+
+@shared_task(ignore_result=True)
+def flush_expired_tokens() -> None:
+    services.flush_expired_tokens()

@@ -7,6 +7,12 @@ urlpatterns = [
     path("auth/token", views.LoginView.as_view(), name="token"),
     path("auth/token/refresh", views.RefreshView.as_view(), name="token-refresh"),
     path("auth/logout", views.LogoutView.as_view(), name="logout"),
+    path("auth/email/verify", views.EmailVerifyView.as_view(), name="email-verify"),
+    path(
+        "auth/email/verification",
+        views.EmailVerificationView.as_view(),
+        name="email-verification",
+    ),
     path("auth/password", views.PasswordChangeView.as_view(), name="password-change"),
     path("users/me", views.MeView.as_view(), name="me"),
     path("users/<int:user_id>", views.UserDetailView.as_view(), name="user-detail"),

@@ -11,6 +11,8 @@ from puppies import ratelimit
 from users import selectors, services
 from users.models import User
 from users.serializers import (
+    DetailSerializer,
+    EmailVerifySerializer,
     LoginSerializer,
     MeSerializer,
     PasswordChangeSerializer,
@@ -32,8 +34,39 @@ class RegisterView(APIView):
         ratelimit.enforce(request, "register")
         data = RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        # Per address too, whether or not it has accounts: no one's mailbox gets flooded.
+        ratelimit.enforce(request, "register_email", data.validated_data["email"].lower())
         user = services.register_user(**data.validated_data)
         return Response(MeSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class EmailVerifyView(APIView):
+    """The link mailed at registration: opening it verifies the address (then it may name
+    the account at login). Opening it again changes nothing."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[EmailVerifySerializer], responses={200: MeSerializer}, tags=["auth"])
+    def get(self, request):
+        ratelimit.enforce(request, "email_verify")
+        data = EmailVerifySerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        user = services.verify_email(data.validated_data["token"])
+        return Response(MeSerializer(user).data)
+
+
+class EmailVerificationView(APIView):
+    """Mail me a new verification link (the last one expired or got lost)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: DetailSerializer}, tags=["auth"])
+    def post(self, request):
+        ratelimit.enforce(request, "verification_email", request.user.pk)
+        services.request_verification(request.user)
+        detail = "Unless the address is verified already, a new link is on its way."
+        return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
@@ -55,6 +88,7 @@ class RefreshView(TokenRefreshView):
     serializer_class = RotateSerializer
 
     def post(self, request, *args, **kwargs):
+        ratelimit.enforce(request, "token_refresh")
         try:
             return super().post(request, *args, **kwargs)
         except User.DoesNotExist:  # simplejwt looks the user up with .get(): deleted -> 500
@@ -74,6 +108,7 @@ class LogoutView(APIView):
 
     @extend_schema(request=RefreshSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
+        ratelimit.enforce(request, "logout")
         data = RefreshSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.log_out(data.validated_data["refresh"])
@@ -85,6 +120,7 @@ class PasswordChangeView(APIView):
 
     @extend_schema(request=PasswordChangeSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
+        ratelimit.enforce(request, "password_change", request.user.pk)
         data = PasswordChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.change_password(request.user, **data.validated_data)
@@ -129,6 +165,7 @@ class FollowView(APIView):
         request=None, responses={200: UserSerializer, 201: UserSerializer}, tags=["users"]
     )
     def post(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
         created = services.follow(request.user, get_user_or_404(request, user_id))
         user = get_user_or_404(request, user_id)  # fresh counters and is_following
         return Response(
@@ -137,6 +174,7 @@ class FollowView(APIView):
 
     @extend_schema(responses={204: None}, tags=["users"])
     def delete(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
         services.unfollow(request.user, get_user_or_404(request, user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 

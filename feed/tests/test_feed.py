@@ -87,8 +87,9 @@ def test_new_post_reaches_followers_after_fan_out(client_for, as_user, user, dra
     assert drain_outbox() == 0  # acknowledged
 
 
-def test_fan_out_is_idempotent_and_set_based(count_queries, settings):
-    settings.FEED_FANOUT_CHUNK = 100
+@pytest.mark.parametrize(("chunk", "chunks"), [(100, 3), (50, 5)])
+def test_fan_out_is_idempotent_and_set_based(count_queries, settings, chunk, chunks):
+    settings.FEED_FANOUT_CHUNK = chunk
     author = UserFactory()
     fans = make_followers(author, 250)
     post = PostFactory(author=author)
@@ -99,8 +100,8 @@ def test_fan_out_is_idempotent_and_set_based(count_queries, settings):
     services.process_event(event.pk)
     services.push_post(post)  # a redelivery after the event was processed changes nothing
 
-    # a fixed number per chunk of 100 (3 here), not one INSERT per follower
-    assert queries < 20
+    # exactly: 4 for the event, then 3 per chunk of followers, never one per follower
+    assert queries == 4 + 3 * chunks
     assert FeedEntry.objects.filter(post=post).count() == len(fans)
     assert OutboxEvent.objects.get(pk=event.pk).processed_at is not None
 

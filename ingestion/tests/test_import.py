@@ -211,20 +211,25 @@ def test_imported_texts_mention_our_users_as_posts_do(make_source, upstream):
     assert not Notification.objects.exclude(type=Notification.Type.MENTION).exists()
 
 
-def test_a_moderators_delete_holds_across_reruns(make_source, upstream, client_for):
+def test_a_moderators_hide_holds_across_reruns(make_source, upstream, client_for):
+    from posts import services as post_services
     from users.tests.factories import UserFactory
 
     source = make_source()
     run_now(source)
     post_id = ImportedItem.objects.get(source=source, external_id="post:5").post_id
     moderator = UserFactory(role=User.Role.MODERATOR)
-    assert client_for(moderator).delete(f"/v1/posts/{post_id}").status_code == 204
+    # moderators remove content by hiding it (the API's DELETE is for authors)
+    assert post_services.hide_post(Post.objects.get(pk=post_id), actor=moderator, reason="spam")
 
     upstream.edits["posts:5"] = {"body": "changed upstream"}
     rerun = run_now(source)
     assert (rerun.created, rerun.updated) == (0, 0)
-    assert Post.objects.get(pk=post_id).deleted_at is not None
+    hidden = Post.objects.get(pk=post_id)
+    assert hidden.hidden_at is not None
+    assert hidden.content != "changed upstream"
     assert User.objects.get(pk=source.bot_id).post_count == 19
+    assert client_for(UserFactory()).get(f"/v1/posts/{post_id}").status_code == 404
 
 
 def test_hard_deleting_posts_cascades_to_their_mapping(make_source, upstream):

@@ -1,8 +1,10 @@
 """API4 Unrestricted Resource Consumption: page sizes, body sizes, rate limits (429)."""
 
 import json
+from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from users.tests.factories import PASSWORD, UserFactory
 
@@ -34,16 +36,41 @@ def test_oversized_json_body_is_413_in_the_error_format(client_for, member, sett
     assert response.json()["error"]["code"] == "too_large"
 
 
-def test_a_body_lying_about_its_length_is_still_cut_off(client_for, member, settings):
+class EndlessBody:
+    """A client's request body that never ends: it counts what the server reads of it."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size is not None and size >= 0, "the whole of an endless body was asked for"
+        self.read_bytes += size
+        return b"a" * size
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+@pytest.mark.parametrize("declared", ["100000000", "5000"], ids=["over-limit", "under-limit"])
+def test_a_body_longer_than_the_limit_is_read_no_further_than_it(
+    client_for, member, settings, declared
+):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
-    body = json.dumps({"content": "a" * 20_000}).encode()
+    body = EndlessBody()
 
     response = client_for(member).generic(
-        "POST", "/v1/posts", body, content_type="application/json", CONTENT_LENGTH="100"
+        "POST",
+        "/v1/posts",
+        b"",
+        content_type="application/json",
+        CONTENT_LENGTH=declared,
+        **{"wsgi.input": body},
     )
 
-    # Django trims the stream to the declared length, so the JSON is cut: a 400, never a 500
-    assert response.status_code in (400, 413)
+    # a huge declared length is refused unread; a small one is read only that far (its
+    # bytes are no JSON: 400); neither ever reads past the limit
+    assert response.status_code == (413 if int(declared) > 10_000 else 400)
+    assert body.read_bytes <= min(int(declared), 10_000 + 1)
 
 
 def test_oversized_content_is_400_naming_the_field(client_for, member):
@@ -209,7 +236,8 @@ def test_registration_limit_counts_in_process_when_redis_is_down(api, settings, 
 
 def test_failures_count_against_the_account_however_it_is_named(api, settings):
     settings.RATELIMIT_LOGIN_FAILED = "3/m"
-    victim = UserFactory(email="Victim.Pup@example.com")
+    # a verified address: only those name accounts at login (finding 7)
+    victim = UserFactory(email="Victim.Pup@example.com", email_verified_at=timezone.now())
     for name in (victim.username.upper(), victim.username.lower(), "victim.pup@EXAMPLE.com"):
         bad = api.post("/v1/auth/token", {"username": name, "password": "guess"}, format="json")
         assert bad.status_code == 401
@@ -238,7 +266,7 @@ def test_a_locked_account_stays_locked_for_the_lockout(api, settings):
 
 def test_admin_and_api_failures_share_the_account_limit(api, client, settings):
     settings.RATELIMIT_LOGIN_FAILED = "4/m"
-    staff = UserFactory(is_staff=True)
+    staff = UserFactory(is_staff=True, email_verified_at=timezone.now())
     for _ in range(2):
         form = client.post("/admin/login/", {"username": staff.username, "password": "guess"})
         assert form.status_code == 200  # the form again, with an error
@@ -283,3 +311,197 @@ def test_a_login_naming_no_possible_account_is_400_not_500(api, username):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"]
+
+
+# --- one named limit per costly write or read (finding 4) -----------------------------
+
+
+def _refresh_of(user) -> str:
+    from users.auth import RefreshToken
+
+    return str(RefreshToken.for_user(user))
+
+
+# name, its setting, and a request `(client, member, post) -> response` counted by it
+NAMED_LIMITS = [
+    ("like", lambda c, m, p: c.post(f"/v1/posts/{p.pk}/likes")),
+    ("unlike", lambda c, m, p: c.delete(f"/v1/posts/{p.pk}/likes")),
+    ("comment", lambda c, m, p: c.post(f"/v1/posts/{p.pk}/comments", {"content": "hi"})),
+    ("post_edit", lambda c, m, p: c.patch(f"/v1/posts/{p.pk}", {"content": "edited"})),
+    ("follow", lambda c, m, p: c.post(f"/v1/users/{p.author_id}/follow")),
+    ("unfollow", lambda c, m, p: c.delete(f"/v1/users/{p.author_id}/follow")),
+    ("report", lambda c, m, p: c.post(f"/v1/posts/{p.pk}/reports", {"reason": "spam"})),
+    (
+        "password_change",
+        lambda c, m, p: c.post("/v1/auth/password", {"old_password": "wrong", "new_password": "x"}),
+    ),
+    ("token_refresh", lambda c, m, p: c.post("/v1/auth/token/refresh", {"refresh": "junk"})),
+    ("logout", lambda c, m, p: c.post("/v1/auth/logout", {"refresh": _refresh_of(m)})),
+    ("search", lambda c, m, p: c.get("/v1/search/posts", {"q": "puppies"})),
+    ("search_users", lambda c, m, p: c.get("/v1/search/users", {"q": "puppies"})),
+]
+SETTING = {"unlike": "LIKE", "unfollow": "FOLLOW", "search_users": "SEARCH"}
+
+
+@pytest.mark.parametrize(("name", "send"), NAMED_LIMITS, ids=[n for n, _ in NAMED_LIMITS])
+def test_each_costly_request_has_a_named_limit(client_for, member, settings, name, send):
+    from posts.tests.factories import PostFactory
+
+    setattr(settings, f"RATELIMIT_{SETTING.get(name, name.upper())}", "2/m")
+    post = PostFactory(author=UserFactory() if name != "post_edit" else member)
+    client = client_for(member)
+    client.default_format = "json"
+    for _ in range(2):
+        assert send(client, member, post).status_code != 429
+
+    assert_rate_limited(send(client, member, post))
+
+
+def test_the_limits_are_per_user_not_global(client_for, member, settings):
+    from posts.tests.factories import PostFactory
+
+    settings.RATELIMIT_COMMENT = "1/m"
+    post = PostFactory()
+    url = f"/v1/posts/{post.pk}/comments"
+    mine, other = client_for(member), client_for(UserFactory())
+
+    assert mine.post(url, {"content": "a"}, format="json").status_code == 201
+    assert_rate_limited(mine.post(url, {"content": "b"}, format="json"))
+    assert other.post(url, {"content": "c"}, format="json").status_code == 201
+
+
+def test_every_named_limit_is_a_setting_with_a_readme_default():
+    from django.conf import settings
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for name in {SETTING.get(n, n.upper()) for n, _ in NAMED_LIMITS}:
+        rate = getattr(settings, f"RATELIMIT_{name}")
+        assert f"| `RATELIMIT_{name}` | `{rate}` |" in readme
+
+
+# --- the hot paths pay no round trip for their limit ---------------------------------
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """round_trips(fn) -> Redis round trips fn made (commands sent at once count as one),
+    besides those of the site-wide per-IP limit (its own cache, in the middleware)."""
+    from django_redis import get_redis_connection
+    from redis.connection import AbstractConnection
+
+    sent = []
+    original = AbstractConnection.send_packed_command
+    global_limit = get_redis_connection("ratelimit").connection_pool
+
+    def spy(self, command, check_health=True):
+        if self not in global_limit._in_use_connections:
+            sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", spy)
+
+    def run(fn):
+        sent.clear()
+        result = fn()
+        return len(sent), result
+
+    return run
+
+
+def _warm_like_path(client, post):
+    from interactions.services import drain_like_buffer
+
+    client.post(f"/v1/posts/{post.pk}/likes")  # caches the rendering path's keys
+    client.delete(f"/v1/posts/{post.pk}/likes")
+    client.get(f"/v1/posts/{post.pk}")  # caches the post's rendering
+    drain_like_buffer()  # builds the liker's liked set
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_like_costs_one_redis_round_trip_with_or_without_its_limit(
+    client_for, member, settings, round_trips, enabled
+):
+    from django_redis import get_redis_connection
+
+    from posts.tests.factories import PostFactory
+
+    settings.RATELIMIT_ENABLE = enabled
+    post = PostFactory()
+    client = client_for(member)
+    _warm_like_path(client, post)
+
+    trips, response = round_trips(lambda: client.post(f"/v1/posts/{post.pk}/likes"))
+
+    assert response.status_code == 201
+    assert trips == 1
+    counters = list(get_redis_connection("default").scan_iter("rl:like:*"))
+    assert bool(counters) is enabled  # limits off: no counter, no command
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_comment_pays_no_round_trip_for_its_limit(
+    client_for, member, settings, round_trips, enabled
+):
+    from posts.tests.factories import PostFactory
+
+    post = PostFactory()
+    client = client_for(member)
+    client.get("/v1/users/me")  # the activity stamp of this interval is done
+    settings.RATELIMIT_ENABLE = False
+    baseline, _ = round_trips(
+        lambda: client.post(f"/v1/posts/{post.pk}/comments", {"content": "a"}, format="json")
+    )
+    settings.RATELIMIT_ENABLE = enabled
+
+    trips, response = round_trips(
+        lambda: client.post(f"/v1/posts/{post.pk}/comments", {"content": "b"}, format="json")
+    )
+
+    assert response.status_code == 201
+    assert trips == baseline
+
+
+def test_a_revoked_token_is_refused_before_its_comment_counts(client_for, member, settings):
+    from django_redis import get_redis_connection
+
+    from posts.tests.factories import PostFactory
+    from users import revocations
+
+    settings.RATELIMIT_COMMENT = "1/m"
+    post = PostFactory()
+    client = client_for(member)
+    client.get("/v1/users/me")
+    revocations.revoke_tokens(member)
+    revocations.publish(member)
+
+    response = client.post(f"/v1/posts/{post.pk}/comments", {"content": "a"}, format="json")
+
+    assert response.status_code == 401
+    assert not list(get_redis_connection("default").scan_iter("rl:comment:*"))
+
+
+def test_editing_a_mention_in_and_out_notifies_the_user_once(client_for, member):
+    victim = UserFactory()
+    author = client_for(member)
+    post = author.post("/v1/posts", {"content": f"hi @{victim.username}"}, format="json").json()
+    for n in range(3):
+        plain = {"content": f"plain {n}"}
+        assert author.patch(f"/v1/posts/{post['id']}", plain, format="json").status_code == 200
+        again = {"content": f"hi again @{victim.username}"}
+        assert author.patch(f"/v1/posts/{post['id']}", again, format="json").status_code == 200
+
+    inbox = client_for(victim).get("/v1/notifications").json()["results"]
+    assert [(n["type"], n["post_id"]) for n in inbox] == [("mention", post["id"])]
+
+
+def test_a_like_over_its_limit_records_nothing_on_the_cached_path(client_for, member, settings):
+    from posts.tests.factories import PostFactory
+
+    settings.RATELIMIT_LIKE = "3/m"
+    post = PostFactory()
+    client = client_for(member)
+    _warm_like_path(client, post)  # a like and an unlike: 2 of the 3
+    assert client.post(f"/v1/posts/{post.pk}/likes").status_code == 201
+
+    assert_rate_limited(client.delete(f"/v1/posts/{post.pk}/likes"))
+    assert client.get(f"/v1/posts/{post.pk}").json()["liked_by_me"] is True

@@ -2,8 +2,11 @@
 
 import pytest
 
+from interactions.tests.factories import CommentFactory
 from posts.models import Post
+from posts.tests.factories import PostFactory
 from users.models import AuditLog, User
+from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +87,48 @@ def test_moderators_cannot_suspend_other_moderators(admin_client_for, moderator)
 def test_a_member_cannot_read_reports_through_the_api(client_for, member, post):
     # reports are write-only for members: there is no endpoint listing them
     assert client_for(member).get(f"/v1/posts/{post.pk}/reports").status_code == 405
+
+
+# --- moderators remove others' content by hiding it, never by DELETE (finding 6) -------
+
+
+@pytest.mark.parametrize("author_role", ["member", "admin"])
+def test_a_moderator_cannot_delete_someone_elses_post_and_is_told_to_hide_it(
+    client_for, moderator, author_role
+):
+    post = PostFactory(author=UserFactory(role=getattr(User.Role, author_role.upper())))
+
+    response = client_for(moderator).delete(f"/v1/posts/{post.pk}")
+
+    assert response.status_code == 403
+    assert "hiding it in the moderation admin" in response.json()["error"]["message"]
+    assert Post.objects.get(pk=post.pk).deleted_at is None
+    assert client_for(UserFactory()).get(f"/v1/posts/{post.pk}").status_code == 200
+    assert not AuditLog.objects.exists()
+
+
+def test_a_moderator_cannot_delete_someone_elses_comment_either(client_for, moderator, post):
+    comment = CommentFactory(post=post)
+
+    response = client_for(moderator).delete(f"/v1/comments/{comment.pk}")
+
+    assert response.status_code == 403
+    assert "/admin/interactions/comment/" in response.json()["error"]["message"]
+    assert client_for(UserFactory()).get(f"/v1/posts/{post.pk}/comments").json()["results"]
+
+
+def test_hiding_respects_rank_a_moderator_cannot_hide_an_admins_post(moderator, site_admin):
+    from rest_framework.exceptions import PermissionDenied
+
+    from posts import services
+
+    by_admin, by_member = PostFactory(author=site_admin), PostFactory()
+
+    with pytest.raises(PermissionDenied):
+        services.hide_post(by_admin, actor=moderator, reason="disagree")
+    assert services.hide_post(by_member, actor=moderator, reason="spam") is True
+
+    assert Post.objects.get(pk=by_admin.pk).hidden_at is None
+    assert list(AuditLog.objects.values_list("action", "target_id", "reason")) == [
+        ("hide_post", by_member.pk, "spam")
+    ]

@@ -27,13 +27,18 @@ def check_deploy(*, deploy: bool = True, **overrides) -> subprocess.CompletedPro
     env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("JWT_")}
     env.update(overrides)
     flags = ["--deploy", "--fail-level", "WARNING"] if deploy else []
-    return subprocess.run(  # noqa: S603 - our manage.py, fixed arguments
-        [sys.executable, "manage.py", "check", *flags],
+    return run_here(["manage.py", "check", *flags], env)
+
+
+def run_here(argv: list[str], env: dict) -> subprocess.CompletedProcess:
+    """This Python running `argv` in the project root with exactly `env`."""
+    return subprocess.run(  # noqa: S603 - our own scripts, fixed arguments
+        [sys.executable, *argv],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
 
@@ -175,3 +180,58 @@ def test_probes_count_against_the_global_limit_except_for_the_monitor(client, mo
         assert monitor.get("/metrics").status_code == 200
         assert monitor.get("/readyz").status_code == 200
         assert client.get("/healthz").status_code == 200
+
+
+# --- deployment files (finding 10) ---------------------------------------------------
+
+
+def test_the_docker_build_context_leaves_out_secrets_media_and_local_state():
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".env", "media", ".local", ".venv", ".git"} <= ignored
+
+
+def test_compose_neither_answers_every_host_nor_sends_cookies_in_clear():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    environment = compose["x-app"]["environment"]
+    assert "*" not in str(environment.get("ALLOWED_HOSTS", "")).split(",")
+    assert str(environment.get("SECURE_COOKIES", "true")).lower() != "false"
+
+
+@pytest.mark.parametrize("path", ["Procfile", "Dockerfile"])
+def test_gunicorn_runs_threaded_workers_with_a_timeout(path):
+    # A sync worker is held by one slow client for the whole request (README, "Slow clients").
+    text = (ROOT / path).read_text()
+    assert "--worker-class gthread" in text
+    assert "--timeout" in text
+
+
+def test_hsts_is_sent_over_https_without_debug(api, settings):
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    response = api.get("/healthz", secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+# --- CI runs the browser test where it can, rather than skipping it ---------------------
+
+
+@pytest.mark.parametrize(("required", "fails"), [("1", True), ("", False)])
+def test_a_required_browser_test_fails_without_chromium_instead_of_skipping(required, fails):
+    env = {**os.environ, "REQUIRE_BROWSER_TEST": required, "CHROMIUM": "/nonexistent/chromium"}
+    argv = ["-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    result = run_here([*argv, "puppies/tests/security/test_admin_browser.py"], env)
+
+    assert (result.returncode != 0) is fails, result.stdout + result.stderr
+    assert ("REQUIRE_BROWSER_TEST=1 but headless Chromium" in result.stdout) is fails
+
+
+def test_ci_fails_when_it_cannot_install_chromium_as_root():
+    script = (ROOT / ".ci" / "run").read_text()
+    install = script[script.index("apt-get install -y -qq chromium") :]
+    assert install.index("exit 1") < install.index("make lint")
+    assert "export REQUIRE_BROWSER_TEST=1" in script
