@@ -16,7 +16,6 @@ from posts.media import files
 from posts.media import services as media_services
 from posts.models import MediaUpload, Post
 from posts.tests.media_support import create, image_bytes, psd_bytes, served, upload
-from puppies.celery import app as celery_app
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,12 +28,8 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def eager_tasks():
-    """Tasks run where they are queued (after commit): these tests are about the flow."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+def _eager(eager_tasks):
+    """Checks run where they are queued (after commit): these tests are about the flow."""
 
 
 def stored_names(prefix: str = "") -> list[str]:
