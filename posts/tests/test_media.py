@@ -422,3 +422,22 @@ def test_metrics_count_uploads_started_and_completed(as_user, api):
     after = [sample(f"puppies_media_uploads_{n}_total") for n in ("started", "completed")]
     assert after == [before[0] + 1, before[1] + 1]
     assert sample("puppies_media_check_duration_seconds_count") == checks + 1
+
+
+def test_served_media_and_avatar_urls_match_the_schema(as_user, api):
+    from puppies.tests.test_api_contract import component, conforms
+
+    schema = api.get("/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    media = published(as_user, api)["media"]
+    data = image_bytes()
+    response = as_user.post(
+        "/v1/users/me/avatar", {"content_type": "image/png", "size": len(data)}, format="json"
+    )
+    upload(api, response.json(), data)
+    me = as_user.get("/v1/users/me").json()
+
+    for name in ("url", "thumbnail_url"):
+        assert conforms(media[name], component(schema, "Media")["properties"][name])
+    assert me["avatar_url"].startswith("/media/avatars/")
+    for name in ("User", "Me", "Author"):
+        assert conforms(me["avatar_url"], component(schema, name)["properties"]["avatar_url"])
