@@ -434,6 +434,8 @@ if MEDIA_STORAGE == "s3":
             "file_overwrite": False,
         },
     }
+# Image checks decode untrusted files: their own queue, so a pool can be sized for them.
+CELERY_TASK_ROUTES["posts.tasks.*"] = {"queue": "media"}
 CELERY_BEAT_SCHEDULE["posts-media-cleanup"] = {
     "task": "posts.tasks.clean_up_media",
     "schedule": env.float("MEDIA_CLEANUP_INTERVAL_S", default=300.0),

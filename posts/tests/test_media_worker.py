@@ -22,7 +22,7 @@ def checks_in_this_process() -> float:
 def media_worker(transactional_db, tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
     worker = WorkerProcess(
-        tmp_path, worker_env(MEDIA_ROOT=str(settings.MEDIA_ROOT)), queues="fanout,default"
+        tmp_path, worker_env(MEDIA_ROOT=str(settings.MEDIA_ROOT)), queues="fanout,default,media"
     )
     worker.start()
     yield worker
