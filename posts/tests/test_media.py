@@ -295,6 +295,8 @@ def test_complete_is_for_the_author_and_idempotent(as_user, client_for, api):
         response = as_user.post(url)
         assert response.status_code == 202
         assert response.json()["status"] == "published"
+    as_user.delete(f"/v1/posts/{body['id']}")
+    assert as_user.post(url).status_code == 404
 
 
 def published(as_user, api) -> dict:
@@ -441,3 +443,16 @@ def test_served_media_and_avatar_urls_match_the_schema(as_user, api):
     assert me["avatar_url"].startswith("/media/avatars/")
     for name in ("User", "Me", "Author"):
         assert conforms(me["avatar_url"], component(schema, name)["properties"]["avatar_url"])
+
+
+def test_a_link_made_before_upload_rows_existed_is_404_not_500(as_user, api):
+    from django.core import signing
+
+    body = create(as_user, image_bytes())
+    old = signing.dumps(
+        {"post": body["id"], "ct": "image/png", "size": 10}, salt="posts.media.upload"
+    )
+
+    response = api.put(f"/v1/uploads/{old}", data=b"x" * 10, content_type="image/png")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
