@@ -11,7 +11,7 @@ MEDIA_UPLOADS_COMPLETED = Counter(
 MEDIA_UPLOADS_REJECTED = Counter(
     "puppies_media_uploads_rejected",
     "Uploads refused, by kind and reason (wrong_type, not_an_image, too_many_pixels, damaged,"
-    " size_mismatch, missing, expired).",
+    " too_slow, size_mismatch, missing, expired).",
     ["kind", "reason"],
 )
 MEDIA_CHECK_SECONDS = Histogram(

@@ -408,6 +408,8 @@ MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10 * 1024 * 1024)
 MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=40_000_000)  # 40 MP: any phone photo
 MEDIA_UPLOAD_TTL_S = env.int("MEDIA_UPLOAD_TTL_S", default=900)  # an upload link's life
+# One image's check in a worker may take this long; then the file is refused.
+MEDIA_CHECK_TIME_LIMIT_S = env.int("MEDIA_CHECK_TIME_LIMIT_S", default=60)
 # A post whose file has not arrived this long after its link was made is deleted (beat).
 MEDIA_PENDING_TTL_S = env.int("MEDIA_PENDING_TTL_S", default=3600)
 if MEDIA_PENDING_TTL_S <= MEDIA_UPLOAD_TTL_S:

@@ -456,3 +456,51 @@ def test_a_link_made_before_upload_rows_existed_is_404_not_500(as_user, api):
     response = api.put(f"/v1/uploads/{old}", data=b"x" * 10, content_type="image/png")
 
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_an_animation_is_capped_on_the_pixels_of_all_its_frames(as_user, api, settings):
+    settings.MEDIA_MAX_PIXELS = 100 * 100 * 3
+    frames = [Image.new("RGB", (100, 100), (i * 60, 0, 0)) for i in range(4)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    data = out.getvalue()
+    body = create(as_user, data, "image/gif")
+
+    upload(api, body, data)
+
+    assert "all frames together" in as_user.get(f"/v1/posts/{body['id']}").json()["media_error"]
+
+
+def test_a_check_over_its_time_budget_refuses_the_file(as_user, api, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def too_slow(data, content_type, **_):
+        raise SoftTimeLimitExceeded  # what Celery raises in the task at the soft limit
+
+    monkeypatch.setattr("posts.media.images.check", too_slow)
+    data = image_bytes()
+    body = create(as_user, data)
+
+    upload(api, body, data)
+
+    post = as_user.get(f"/v1/posts/{body['id']}").json()
+    assert (post["status"], post["media_error"]) == (
+        "pending_media",
+        "This image took too long to check.",
+    )
+
+
+def test_storage_down_while_receiving_is_503_and_the_link_stays_usable(as_user, api, monkeypatch):
+    data = image_bytes()
+    body = create(as_user, data)
+
+    def down(name, data):
+        raise OSError("storage unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "save", down)
+        response = upload(api, body, data)
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "service_unavailable")
+
+    assert upload(api, body, data).status_code == 202
+    assert as_user.get(f"/v1/posts/{body['id']}").json()["status"] == "published"
