@@ -102,10 +102,15 @@ def _emit(post_ids: list[int], kind: str) -> None:
     """The events, written with the change; the relay (feed.relay) dispatches them at commit."""
     with connection.cursor() as cursor:
         cursor.execute(sql.EMIT, {"kind": kind, "posts": post_ids})
-        event_ids = [row[0] for row in cursor.fetchall()]
+        events_written([row[0] for row in cursor.fetchall()])
+
+
+def events_written(event_ids: list[int]) -> None:
+    """Outbox events were written (by `_emit`, or with their posts by posts.sql): without
+    workers (eager mode) there is no relay, so they fan out here once committed."""
     from puppies.celery import app
 
-    if app.conf.task_always_eager:  # no worker, so no relay: fan out here
+    if app.conf.task_always_eager:
         transaction.on_commit(lambda: [dispatch(event_id) for event_id in event_ids])
 
 

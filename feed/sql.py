@@ -14,14 +14,18 @@ OUTBOX = OutboxEvent._meta.db_table
 
 # Outbox events (one per post) and their notifications in one statement; PostgreSQL
 # delivers a notification when (and only if) the transaction commits (feed.relay listens).
+# EVENTS is a CTE over `{source}` (rows with an `id`, the posts): a statement that writes
+# the posts themselves takes their events along (posts.sql) and selects NOTIFY_EVENT.
 OUTBOX_CHANNEL = "feed_outbox"
-EMIT = f"""
-WITH event AS (
+EVENTS = f"""event AS (
     INSERT INTO {OUTBOX} (kind, post_id, created_at, dispatched_at, attempts)
-    SELECT %(kind)s, post, now(), now(), 1 FROM unnest(%(posts)s::bigint[]) post
+    SELECT %(kind)s, id, now(), now(), 1 FROM {{source}}
     RETURNING id
-)
-SELECT id, pg_notify('{OUTBOX_CHANNEL}', id::text) FROM event
+)"""  # noqa: S608
+NOTIFY_EVENT = f"pg_notify('{OUTBOX_CHANNEL}', event.id::text)"
+EMIT = f"""
+WITH {EVENTS.format(source="unnest(%(posts)s::bigint[]) AS post(id)")}
+SELECT id, {NOTIFY_EVENT} FROM event
 """  # noqa: S608
 
 VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 import orjson
 from django.conf import settings
 from django.db import transaction
+from rest_framework.exceptions import NotFound
 
 from interactions.models import Like
 from posts.models import Post
@@ -139,6 +140,21 @@ _READ = puppies_redis.Script(
 local verdict = token_revoked(ARGV[1], ARGV[2])
 if verdict then return {'!auth', verdict} end
 return render(ARGV[3], ARGV[4], {unpack(ARGV, 5)})
+"""
+)
+
+
+# As _READ, for a post just published (KEYS: its entry, its version; ARGV[5] ttl, ARGV[6]
+# its entry, ARGV[7] "<id>:<author id>"): stored first unless a change already bumped its
+# version (no one can have read it before), so the 201 fills the cache in the same call.
+_READ_NEW = puppies_redis.Script(
+    revocations.LUA_CHECK
+    + LUA_RENDER
+    + """
+local verdict = token_revoked(ARGV[1], ARGV[2])
+if verdict then return {'!auth', verdict} end
+if not redis.call('GET', KEYS[2]) then redis.call('SET', KEYS[1], ARGV[6], 'EX', ARGV[5]) end
+return render(ARGV[3], ARGV[4], {ARGV[7]})
 """
 )
 
@@ -285,6 +301,35 @@ def render_post(viewer: User, post: Post | int) -> bytes | None:
     """One post as the viewer may see it (an author sees their own hidden or pending post)."""
     rendered = render_posts(viewer, [post], only_visible=False)
     return rendered[0] if rendered else None
+
+
+def render_new_post(author: User, post: Post) -> bytes:
+    """The post `author` just published, as its creation answers it: rendered from the row
+    and cached in the one call that reads the author's card (nobody can have liked it)."""
+    from posts.serializers import PostBodySerializer
+
+    fragment = orjson.dumps(represent(PostBodySerializer, post))[1:-1]
+    key = post_key(post.pk)
+    args = [CACHE_TTL_S, b"0|%d|0|%s" % (post.author_id, fragment), f"{post.pk}:{post.author_id}"]
+    try:
+        read = _READ_NEW(
+            [key, version_key(key)],
+            [*revocations.pending_args(author), *render_args(author), *args],
+        )
+    except puppies_redis.Unavailable:
+        read = None
+    if read and read[0] == b"!auth":
+        revocations.settle(author, read[1])  # raises: the token was revoked
+    if read is None:
+        return render_posts(author, [post], only_visible=False, read=read)[0]
+    revocations.settle(author, None)
+    if not read[1]:  # changed already (edited, deleted): as a read renders it now
+        rendered = render_post(author, post.pk)
+        if rendered is None:
+            raise NotFound("Post not found.")
+        return rendered
+    read[5] = 0  # not liked by its author: it did not exist a moment ago
+    return render_posts(author, [post], only_visible=False, read=read)[0]
 
 
 def as_list(rendered: list[bytes]) -> bytes:

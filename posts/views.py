@@ -64,7 +64,8 @@ class PostCreateView(GenericAPIView):
             upload = upload_block(request, upload)
             return post_response(request, post, status.HTTP_201_CREATED, upload=upload)
         post = services.create_post(author=request.user, **data.validated_data)
-        return post_response(request, post, status.HTTP_201_CREATED)
+        body = rendering.render_new_post(request.user, post)
+        return HttpResponse(body, status=status.HTTP_201_CREATED, content_type="application/json")
 
 
 def upload_block(request, upload: dict) -> dict:

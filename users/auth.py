@@ -146,6 +146,11 @@ class TokenUser(SimpleLazyObject):
 class JWTAuthentication(BaseJWTAuthentication):
     _deferrable = False
 
+    def __init__(self) -> None:
+        # DRF builds one per request; simplejwt's __init__ looks up the user model for its
+        # get_user, which this class replaces.
+        pass
+
     def authenticate(self, request):
         view = request.parser_context.get("view") if request.parser_context else None
         self._deferrable = request.method in getattr(view, "token_check_in_redis_call", ())

@@ -63,6 +63,42 @@ def test_a_cached_post_is_read_without_sql_and_matches_the_serializer(as_user):
     }
 
 
+def test_a_new_post_is_answered_and_cached_as_any_read_renders_it(as_user, client_for):
+    reader = client_for(UserFactory())
+    detail(reader, PostFactory().id)
+    drain_like_buffer()  # the reader's liked set, so that a cached read costs no SQL
+    created = as_user.post("/v1/posts", {"content": "Fresh #walk"}, format="json").json()
+
+    with CaptureQueriesContext(connection) as queries:
+        read = detail(reader, created["id"])
+
+    assert len(queries) == 0  # the creation cached it
+    assert read == created
+    assert (created["like_count"], created["liked_by_me"]) == (0, False)
+    Post.objects.filter(pk=created["id"]).update(content="changed behind the cache")
+    rendering.invalidate_posts([created["id"]])
+    assert detail(reader, created["id"])["content"] == "changed behind the cache"
+
+
+def test_an_edit_right_after_creation_is_not_undone_by_the_creation_s_cache(as_user, user):
+    post = Post.objects.create(author=user, content="v1")
+    rendering.invalidate_posts([post.pk])  # an edit that committed before the 201 rendered
+    post.content = "v0, as the creation wrote it"
+
+    assert b'"v1"' in rendering.render_new_post(post.author, post)  # the row, not the copy
+    assert detail(as_user, post.id)["content"] == "v1"
+
+
+def test_with_redis_down_a_new_post_is_answered_from_the_row(as_user, user, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = as_user.post("/v1/posts", {"content": "no cache today"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["content"] == "no cache today"
+    assert response.json()["author"]["username"] == user.username
+
+
 def test_an_edit_shows_on_the_next_read(client_for):
     post = PostFactory()
     author = client_for(post.author)
