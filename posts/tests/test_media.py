@@ -297,6 +297,9 @@ def test_complete_is_for_the_author_and_idempotent(as_user, client_for, api):
         assert response.json()["status"] == "published"
     as_user.delete(f"/v1/posts/{body['id']}")
     assert as_user.post(url).status_code == 404
+    text_post = as_user.post("/v1/posts", {"content": "no picture"}, format="json").json()
+    response = as_user.post(f"/v1/posts/{text_post['id']}/media/complete")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "no_media")
 
 
 def published(as_user, api) -> dict:
