@@ -102,3 +102,50 @@ class PostHashtag(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.tag} on {self.post_id}"
+
+
+class MediaUpload(models.Model):
+    """One image on its way in (a post's or an avatar), and the files it left in storage.
+
+    Its row is the single-use part of an upload link: the link works while the row is
+    `pending`, and the first upload moves it on. The names of every file it stored are
+    kept here, so cleanup and `media_gc` know what belongs to whom.
+    """
+
+    class Kind(models.TextChoices):
+        POST = "post"
+        AVATAR = "avatar"
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # link handed out, no file confirmed yet
+        RECEIVED = "received"  # the file is in storage; its check is queued
+        READY = "ready"  # checked, stored and in use
+        REJECTED = "rejected"  # not an acceptable image; its bytes are gone
+        EXPIRED = "expired"  # the file never arrived in time
+        PURGED = "purged"  # its files were removed (post deleted, avatar replaced)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, null=True, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveIntegerField()
+    # Where the client's bytes land before their check (never served).
+    incoming_name = models.CharField(max_length=255)
+    # What the check stored (the image, its thumbnail), by public name.
+    names = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(F("state"), F("created_at"), name="mediaupload_state_created"),
+            models.Index(F("post"), name="mediaupload_post"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} upload {self.pk} ({self.state})"

@@ -3,18 +3,35 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from posts import selectors
-from posts.media import FORMATS
+from posts.media.images import FORMATS
 from posts.models import Post
 from puppies.serializers import StrictCharField
 from users.serializers import AuthorSerializer
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "uri-reference",
+        "description": "The file's URL: absolute from a bucket or CDN, or a path on this API's"
+        " host (local storage, MEDIA_URL=/media/).",
+    }
+)
+class StoredFileURLField(serializers.CharField):
+    pass
+
+
 class MediaSerializer(serializers.Serializer):
-    url = serializers.URLField()
+    url = StoredFileURLField()
     content_type = serializers.CharField()
     width = serializers.IntegerField(allow_null=True)
     height = serializers.IntegerField(allow_null=True)
-    thumbnail_url = serializers.URLField(allow_null=True)
+    thumbnail_url = StoredFileURLField(allow_null=True)
+    blurhash = serializers.CharField(
+        allow_null=True,
+        default=None,
+        help_text="A BlurHash (blurha.sh) of the image, to show while it loads.",
+    )
 
 
 class PostSerializer(serializers.ModelSerializer):
@@ -23,6 +40,7 @@ class PostSerializer(serializers.ModelSerializer):
 
     author = AuthorSerializer(read_only=True)
     media = serializers.SerializerMethodField()
+    media_error = serializers.SerializerMethodField()
     liked_by_me = serializers.BooleanField(read_only=True, default=False)
 
     class Meta:
@@ -32,6 +50,7 @@ class PostSerializer(serializers.ModelSerializer):
             "author",
             "content",
             "media",
+            "media_error",
             "status",
             "like_count",
             "comment_count",
@@ -47,6 +66,13 @@ class PostSerializer(serializers.ModelSerializer):
         if post.status != Post.Status.PUBLISHED or not post.media:
             return None
         return MediaSerializer(post.media).data
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_media_error(self, post: Post) -> str | None:
+        """Why a pending post's image was refused (only its author sees a pending post)."""
+        if post.status == Post.Status.PUBLISHED or not post.media:
+            return None
+        return post.media.get("error")
 
 
 class PostBodySerializer(PostSerializer):
@@ -85,12 +111,27 @@ class PostCreateSerializer(PostWriteSerializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    """Where and how to send a pending post's image (a signed link, valid until expires_at)."""
+    """Where and how to send an image: exactly this method, with these `headers` (a PUT of
+    the raw bytes) or these form `fields` followed by the file as `file` (a multipart
+    POST), and no Authorization header. Valid until expires_at; then, if `complete_url`
+    is not null, POST to it (with the bearer token) to have the image checked."""
 
     url = serializers.URLField()
-    method = serializers.ChoiceField(choices=["PUT"])
-    headers = serializers.DictField(child=serializers.CharField())
+    method = serializers.ChoiceField(choices=["PUT", "POST"])
+    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    fields = serializers.DictField(child=serializers.CharField(), required=False)
     expires_at = serializers.DateTimeField()
+    complete_url = serializers.URLField(allow_null=True)
+
+
+class UploadReceiptSerializer(serializers.Serializer):
+    """The file arrived; its check runs in the background (poll the post or profile)."""
+
+    state = serializers.ChoiceField(choices=["received"])
+
+
+class AvatarUploadSerializer(serializers.Serializer):
+    upload = UploadSerializer()
 
 
 class CreatedPostSerializer(PostSerializer):

@@ -8,16 +8,15 @@ import orjson
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 
 from feed import services as feed
 from feed.models import OutboxEvent
 from interactions import services as interactions
-from posts import media as post_media
-from posts import rendering, selectors, sql
+from posts import rendering, sql
+from posts.media import files as media_files
 from posts.models import Post, PostHashtag
 from puppies.db import next_ids
-from puppies.errors import Conflict
 from users import services as users
 from users.models import AuditLog, User
 
@@ -109,33 +108,42 @@ def _announce(post: Post, author: User) -> None:
     interactions.notify_mentions(author, post.content, post=post)
 
 
-def attach_media(*, uploader: User, grant: post_media.UploadGrant, data: bytes) -> Post:
-    """The author sent the image of a pending post: check it, store it, publish the post."""
-    post = selectors.get_post(uploader, grant.post_id)
-    if post is None or post.author_id != uploader.pk:
-        raise NotFound("Post not found.")
-    if post.status != Post.Status.PENDING_MEDIA:
-        raise Conflict("This post's media was already uploaded.")
-    image = post_media.check_image(data, grant)
+def publish_media(post_id: int, media: dict) -> Post | None:
+    """A pending post's image passed its check: attach it and publish the post, once.
+
+    None if there is nothing to publish (deleted meanwhile, or published by a repeat).
+    """
     with transaction.atomic():
-        # Row lock: of two concurrent uploads, one publishes and the other gets 409.
+        # Row lock: of two concurrent checks of the same upload, one publishes.
         post = (
             Post.objects.select_for_update(of=("self",))
             .select_related("author")
-            .filter(pk=post.pk, deleted_at__isnull=True)
+            .filter(pk=post_id, deleted_at__isnull=True)
             .first()
         )
-        if post is None:
-            raise NotFound("Post not found.")
-        if post.status != Post.Status.PENDING_MEDIA:
-            raise Conflict("This post's media was already uploaded.")
-        post.media = post_media.store(post.pk, grant.content_type, image)
+        if post is None or post.status != Post.Status.PENDING_MEDIA:
+            return None
+        post.media = media
         post.status = Post.Status.PUBLISHED
         post.save(update_fields=["media", "status", "updated_at"])
         rendering.post_changed(post)
         if post.hidden_at is None:
             _announce(post, post.author)
     return post
+
+
+@transaction.atomic
+def reject_media(post_id: int, error: str) -> None:
+    """The image of a pending post was refused: it stays unpublished, and its author sees why."""
+    post = (
+        Post.objects.select_for_update()
+        .filter(pk=post_id, status=Post.Status.PENDING_MEDIA, deleted_at__isnull=True)
+        .first()
+    )
+    if post is not None:
+        post.media = {**(post.media or {}), "error": error}
+        post.save(update_fields=["media", "updated_at"])
+        rendering.post_changed(post)
 
 
 @transaction.atomic
@@ -175,6 +183,7 @@ def delete_post(post: Post, *, actor: User) -> None:
         if current.hidden_at is None and current.status == Post.Status.PUBLISHED:
             _count_authors_post(current, -1)
         feed.retract_post(post)
+        media_files.visibility_changed(current)
 
 
 @transaction.atomic
@@ -194,6 +203,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
         if post.status == Post.Status.PUBLISHED:
             _count_authors_post(post, -1)
         feed.retract_post(post)
+        media_files.visibility_changed(post)
         interactions.settle_reports(post, resolved=True)
         users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
     return bool(hidden)
@@ -212,6 +222,7 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
         if post.status == Post.Status.PUBLISHED:
             _count_authors_post(post, +1)
         feed.restore_post(post)
+        media_files.visibility_changed(post)
         users.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
     return bool(shown)
 

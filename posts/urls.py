@@ -1,11 +1,23 @@
 from django.urls import path
 
 from posts import views
+from posts.media import views as media_views
 
 urlpatterns = [
     path("posts", views.PostCreateView.as_view(), name="post-create"),
     path("posts/<int:post_id>", views.PostDetailView.as_view(), name="post-detail"),
-    path("uploads/<str:token>", views.MediaUploadView.as_view(), name="media-upload"),
+    path("uploads/<str:token>", media_views.MediaUploadView.as_view(), name="media-upload"),
+    path(
+        "posts/<int:post_id>/media/complete",
+        media_views.PostMediaCompleteView.as_view(),
+        name="post-media-complete",
+    ),
+    path("users/me/avatar", media_views.AvatarView.as_view(), name="avatar"),
+    path(
+        "users/me/avatar/complete",
+        media_views.AvatarCompleteView.as_view(),
+        name="avatar-complete",
+    ),
     path("users/<int:user_id>/posts", views.UserPostsView.as_view(), name="user-posts"),
     path("search/posts", views.SearchPostsView.as_view(), name="search-posts"),
     path("search/users", views.SearchUsersView.as_view(), name="search-users"),

@@ -1,15 +1,15 @@
 import orjson
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from posts import media, rendering, selectors, services
+from posts import rendering, selectors, services
+from posts.media import services as media_services
 from posts.models import Post
 from posts.serializers import (
     SEARCH_QUERY_MAX_LENGTH,
@@ -58,38 +58,23 @@ class PostCreateView(GenericAPIView):
         ratelimit.enforce(request, "post_create", request.user.pk)
         data = PostCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        post = services.create_post(author=request.user, **data.validated_data)
-        if post.status == Post.Status.PUBLISHED:
-            body = rendering.render_new_post(request.user, post)
-            return HttpResponse(
-                body, status=status.HTTP_201_CREATED, content_type="application/json"
+        if "media" in data.validated_data:
+            post, upload = media_services.create_post_with_media(
+                author=request.user, **data.validated_data
             )
-        upload = media.upload_request(post)
-        upload["url"] = request.build_absolute_uri(upload["url"])
-        upload = UploadSerializer(upload).data
-        return post_response(request, post, status.HTTP_201_CREATED, upload=upload)
+            upload = upload_block(request, upload)
+            return post_response(request, post, status.HTTP_201_CREATED, upload=upload)
+        post = services.create_post(author=request.user, **data.validated_data)
+        body = rendering.render_new_post(request.user, post)
+        return HttpResponse(body, status=status.HTTP_201_CREATED, content_type="application/json")
 
 
-class MediaUploadView(APIView):
-    """The signed link of a pending post's image: its author PUTs the raw bytes here.
-
-    An expired link answers 400, an altered or unknown one 404, a body larger than
-    declared (or than MEDIA_MAX_BYTES) 413, bytes that are not an image of the declared
-    type 400 (the post stays pending), a second upload 409.
-    """
-
-    permission_classes = [IsAuthenticated]
-    parser_classes = [media.ImageUploadParser]
-
-    @extend_schema(
-        request={content_type: OpenApiTypes.BINARY for content_type in sorted(media.FORMATS)},
-        responses={200: PostSerializer},
-        tags=["posts"],
-    )
-    def put(self, request, token: str):
-        grant = media.read_grant(token)
-        post = services.attach_media(uploader=request.user, grant=grant, data=request.data)
-        return post_response(request, post)
+def upload_block(request, upload: dict) -> dict:
+    """The `upload` block as sent: our own links made absolute for the client."""
+    upload["url"] = request.build_absolute_uri(upload["url"])
+    if upload["complete_url"] is not None:
+        upload["complete_url"] = request.build_absolute_uri(upload["complete_url"])
+    return UploadSerializer(upload).data
 
 
 class PostDetailView(GenericAPIView):

@@ -28,6 +28,8 @@ _DESCRIPTIONS = {
     "403": "Not allowed.",
     "404": "Not found, or not visible to the caller.",
     "409": "Conflicts with what exists (for example a username or email already taken).",
+    "413": "The body is larger than allowed or declared.",
+    "415": "The body's Content-Type is not the one declared.",
     "429": "Rate limited; see the Retry-After header.",
 }
 
@@ -49,10 +51,21 @@ def _error_statuses(path: str, method: str) -> list[str]:
         statuses.append("404")
     if (path, method) in _CONFLICTS:
         statuses.append("409")
+    statuses.extend(_MORE_ERRORS.get((path, method), ()))
     return statuses
 
 
-_CONFLICTS = {("/v1/auth/register", "post"), ("/v1/auth/email/verify", "get")}
+_CONFLICTS = {
+    ("/v1/auth/register", "post"),
+    ("/v1/auth/email/verify", "get"),
+    ("/v1/uploads/{token}", "put"),  # a used link
+    ("/v1/posts/{post_id}/media/complete", "post"),  # no file arrived yet
+    ("/v1/users/me/avatar/complete", "post"),
+}
+_MORE_ERRORS = {
+    ("/v1/uploads/{token}", "put"): ["413", "415"],
+    ("/v1/users/me/avatar/complete", "post"): ["404"],  # no avatar upload was started
+}
 
 
 def add_error_responses(result, generator, request, public):
@@ -105,6 +118,8 @@ _WHY_400 = {
     "`-excluded` words or punctuation).",
     ("/v1/search/users", "get"): f"{_BAD_CURSOR} Also a `q` under 3 characters once "
     "surrounding spaces are dropped.",
+    ("/v1/uploads/{token}", "put"): "Also an expired link (`fields.token`), or a body "
+    "shorter than declared (`fields.file`).",
 }
 
 # OpenAPI links: a created post's id is what its own operations take (schemathesis's
@@ -124,6 +139,7 @@ _LINKS = {
             ("Like", "posts_likes_create"),
             ("Unlike", "posts_likes_destroy"),
             ("Report", "posts_reports_create"),
+            ("CompleteMedia", "posts_media_complete_create"),
         ]
     }
 }

@@ -414,15 +414,53 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# --- Media (post images) ------------------------------------------------------
-# Every file goes through `default_storage`: production points STORAGES["default"] at a
-# bucket (django-storages) and serves MEDIA_URL from it; SERVE_MEDIA lets `make run` serve it.
+# --- Media (post images, avatars; posts/media/) ------------------------------------
+# Every file goes through `default_storage`. MEDIA_STORAGE=local keeps files under
+# MEDIA_ROOT and takes uploads at a signed endpoint of the API (SERVE_MEDIA lets `make run`
+# serve them); MEDIA_STORAGE=s3 keeps them in an S3-compatible bucket (django-storages),
+# where clients upload with a presigned POST and then call .../media/complete.
+MEDIA_STORAGE = env("MEDIA_STORAGE", default="local")
+if MEDIA_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: expected local or s3.")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10 * 1024 * 1024)
 MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=40_000_000)  # 40 MP: any phone photo
-MEDIA_UPLOAD_TTL_S = env.int("MEDIA_UPLOAD_TTL_S", default=900)
+MEDIA_UPLOAD_TTL_S = env.int("MEDIA_UPLOAD_TTL_S", default=900)  # an upload link's life
+# One image's check in a worker may take this long; then the file is refused.
+MEDIA_CHECK_TIME_LIMIT_S = env.int("MEDIA_CHECK_TIME_LIMIT_S", default=60)
+# A post whose file has not arrived this long after its link was made is deleted (beat).
+MEDIA_PENDING_TTL_S = env.int("MEDIA_PENDING_TTL_S", default=3600)
+if MEDIA_PENDING_TTL_S <= MEDIA_UPLOAD_TTL_S:
+    raise ImproperlyConfigured("MEDIA_PENDING_TTL_S must be longer than MEDIA_UPLOAD_TTL_S.")
+# A deleted post's files stay (unserved) this long before they are removed for good.
+MEDIA_DELETE_GRACE_S = env.int("MEDIA_DELETE_GRACE_S", default=3 * 86_400)
+# `manage.py media_gc` leaves files younger than this alone (an upload may be in flight).
+MEDIA_GC_MIN_AGE_S = env.int("MEDIA_GC_MIN_AGE_S", default=86_400)
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("MEDIA_S3_BUCKET"),
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default=None),
+            "region_name": env("MEDIA_S3_REGION", default=None),
+            "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default=None),
+            # Files are read through this public origin (a CDN, or the bucket's website);
+            # the bucket serves only posts/ and avatars/ publicly (docs/media.md).
+            "custom_domain": env("MEDIA_S3_PUBLIC_DOMAIN", default=None),
+            "url_protocol": env("MEDIA_S3_PUBLIC_PROTOCOL", default="https:"),
+            "querystring_auth": False,
+            "file_overwrite": False,
+        },
+    }
+# Image checks decode untrusted files: their own queue, so a pool can be sized for them.
+CELERY_TASK_ROUTES["posts.tasks.*"] = {"queue": "media"}
+CELERY_BEAT_SCHEDULE["posts-media-cleanup"] = {
+    "task": "posts.tasks.clean_up_media",
+    "schedule": env.float("MEDIA_CLEANUP_INTERVAL_S", default=300.0),
+}
 
 # --- Proxy and security -------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (

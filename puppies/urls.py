@@ -2,10 +2,12 @@ import re
 
 from django.conf import settings
 from django.contrib import admin
+from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from posts.media.files import PUBLIC_PREFIXES
 from puppies import health, metrics
 
 # Resolved in this order: the hottest routes (the feed, then posts) are tried first.
@@ -30,6 +32,10 @@ urlpatterns = [
 
 
 def serve_media(request, path: str):
+    # Checked files only: not a client's unchecked bytes (incoming/), nor the files of
+    # hidden and deleted posts (hidden/), which posts.media moves out of these folders.
+    if not path.startswith(PUBLIC_PREFIXES):
+        raise Http404
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 

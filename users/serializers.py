@@ -46,6 +46,25 @@ class AvatarURLField(serializers.CharField):
     default_error_messages = {"invalid_url": serializers.URLField.default_error_messages["invalid"]}
 
 
+# What is served: an avatar uploaded to local storage (MEDIA_URL=/media/) is a path on the
+# API's host; one in a bucket, or set by URL, is absolute.
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 500,
+        "anyOf": [
+            {"format": "uri", "pattern": AVATAR_URL_PATTERN},
+            {"format": "uri-reference", "pattern": "^/[^/]"},
+            {"maxLength": 0},
+        ],
+        "description": "The avatar's http(s) URL, a path on this API's host (an uploaded"
+        ' avatar in local storage), or "" when the user has none.',
+    }
+)
+class ServedAvatarURLField(serializers.CharField):
+    pass
+
+
 class AuthorSerializer(serializers.ModelSerializer):
     """The compact user embedded in posts, comments and notifications."""
 
@@ -54,11 +73,11 @@ class AuthorSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "display_name", "avatar_url"]
         read_only_fields = fields
 
-    avatar_url = AvatarURLField(read_only=True)
+    avatar_url = ServedAvatarURLField(read_only=True)
 
 
 class UserSerializer(serializers.ModelSerializer):
-    avatar_url = AvatarURLField(read_only=True)
+    avatar_url = ServedAvatarURLField(read_only=True)
     is_following = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
 

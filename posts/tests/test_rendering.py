@@ -10,7 +10,7 @@ from interactions.services import drain_like_buffer
 from posts import rendering
 from posts.models import Post
 from posts.tests.factories import PostFactory
-from posts.tests.test_media import create, image_bytes, upload
+from posts.tests.media_support import create, image_bytes, upload
 from puppies import redis as puppies_redis
 from users import services as user_services
 from users.models import User
@@ -51,7 +51,7 @@ def test_a_cached_post_is_read_without_sql_and_matches_the_serializer(as_user):
     assert len(queries) == 0
     assert again == first
     assert set(first) == {
-        "id", "author", "content", "media", "status", "like_count", "comment_count",
+        "id", "author", "content", "media", "media_error", "status", "like_count", "comment_count",
         "liked_by_me", "created_at", "updated_at",
     }  # fmt: skip
     assert (first["like_count"], first["comment_count"], first["liked_by_me"]) == (3, 2, False)
@@ -129,13 +129,13 @@ def test_delete_hide_and_unhide_show_on_the_next_read(client_for, api, moderator
     assert detail(client_for(post.author), post.id) is None
 
 
-def test_media_published_shows_on_the_next_read(as_user, tmp_path, settings):
+def test_media_published_shows_on_the_next_read(as_user, api, tmp_path, settings, eager_tasks):
     settings.MEDIA_ROOT = tmp_path
     data = image_bytes()
     body = create(as_user, data)
     assert detail(as_user, body["id"])["status"] == "pending_media"
 
-    assert upload(as_user, body, data).status_code == 200
+    assert upload(api, body, data).status_code == 202  # the check publishes it
 
     post = detail(as_user, body["id"])
     assert (post["status"], post["media"]["width"]) == ("published", 640)
