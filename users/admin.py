@@ -23,7 +23,7 @@ from django.utils.functional import cached_property
 from rest_framework.exceptions import APIException
 
 from posts import rendering
-from users import revocations, services
+from users import profiles, revocations, services
 from users.models import AuditLog, User
 
 
@@ -132,6 +132,7 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
         # A superuser's raw edit: the profile shows at once and is_active is enforced at once.
         super().save_model(request, obj, form, change)
         rendering.author_changed(obj.pk)
+        profiles.changed(obj)
         transaction.on_commit(lambda: revocations.publish(obj))
 
     fieldsets = [

@@ -77,3 +77,48 @@ def test_with_postgresql_down_cached_reads_answer_and_writes_get_503_with_retry_
     # Back without a restart.
     assert me.post("/v1/posts", {"content": "back"}, format="json").status_code == 201
     assert monitor.get("/readyz").json()["status"] == "ok"
+
+
+def test_with_postgresql_down_profiles_read_before_are_served_from_their_copy(client_for):
+    reader, bella, never_read = UserFactory(), UserFactory(display_name="Bella"), UserFactory()
+    me, other = client_for(reader), client_for(never_read)
+    assert me.post(f"/v1/users/{bella.id}/follow").status_code == 201
+    profile = me.get(f"/v1/users/{bella.id}").json()
+    own = me.get("/v1/users/me").json()
+    assert (profile["is_following"], profile["follower_count"]) == (True, 1)
+    assert own["email"] == reader.email
+    before = degraded()
+
+    with postgres_unreachable():
+        profile_now = me.get(f"/v1/users/{bella.id}")
+        own_now = me.get("/v1/users/me")
+        unknown = me.get(f"/v1/users/{never_read.id}")
+        seen_by_other = other.get(f"/v1/users/{bella.id}")
+
+    assert (profile_now.status_code, profile_now.json()) == (200, profile)
+    assert (own_now.status_code, own_now.json()) == (200, own)
+    # Never read (by this viewer): nothing to serve; a clean 503, counted.
+    assert unknown.status_code == seen_by_other.status_code == 503
+    assert unknown["Retry-After"]
+    assert degraded() == before + 2
+
+
+def test_a_changed_profile_is_never_served_from_an_older_copy(client_for):
+    reader, bella = UserFactory(), UserFactory(display_name="Bella")
+    me, her = client_for(reader), client_for(bella)
+    assert me.get(f"/v1/users/{bella.id}").json()["display_name"] == "Bella"
+    assert her.get("/v1/users/me").json()["display_name"] == "Bella"
+    assert her.patch("/v1/users/me", {"display_name": "Bella II"}, format="json").status_code == 200
+    assert me.post(f"/v1/users/{bella.id}/follow").status_code == 201
+
+    with postgres_unreachable():
+        # Both copies predate the edit and the follow: refused, not served stale.
+        stale = me.get(f"/v1/users/{bella.id}")
+        stale_own = her.get("/v1/users/me")
+    assert stale.status_code == stale_own.status_code == 503
+
+    fresh = me.get(f"/v1/users/{bella.id}").json()  # read again: the copy is the new one
+    assert (fresh["display_name"], fresh["is_following"]) == ("Bella II", True)
+    with postgres_unreachable():
+        again = me.get(f"/v1/users/{bella.id}")
+    assert (again.status_code, again.json()) == (200, fresh)
