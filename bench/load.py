@@ -1,12 +1,13 @@
-"""Mixed load against the whole stack (gunicorn, a Celery worker and beat) with locust.
+"""Mixed load against the whole stack (gunicorn, Celery workers and beat) with locust.
 
     .venv/bin/python bench/load.py [--duration 60] [--users 16] [--soak 600]
     make bench-load BENCH_ARGS="--duration 30"
 
-Starts, on the loopback, the project's gunicorn (`--web-workers` sync workers), a Celery
-worker (`--worker-concurrency` processes, every queue, the outbox relay) and beat, as
-`make run` does; then runs locust headless (bench/load_locust.py, `--users` users with no
-think time: the mix's full rate) for `--duration` seconds. The mix, per 100 requests:
+Starts, on the loopback, the project's gunicorn (`--web-workers` sync workers), its two
+Celery workers (maintenance: `--worker-concurrency` processes; fan-out:
+`--fanout-concurrency`; each runs the outbox relay) and beat, with the Procfile's
+commands, as `make run` does; then runs locust headless (bench/load_locust.py, `--users`
+users with no think time: the mix's full rate) for `--duration` seconds. The mix, per 100 requests:
 35 feed first pages and 35 next pages, 5 post reads and 5 profile reads, 5 likes and 5
 unlikes, 5 post creates, 2.5 follows and 2.5 comments. Members are the dataset's feed
 readers and random users of its graph; every request carries the member's bearer token.
@@ -15,7 +16,7 @@ Meanwhile it measures post-to-visible latency as a follower sees it: `--watchers
 authors (each followed by 300 users of the graph and one watcher) post in turn, and the
 watcher polls its feed (every 50 ms) from the 201 until the post is on its first page.
 Target: p99 under 2 s. And the resident memory of every process (gunicorn master and
-workers, the Celery worker and its pool, beat) every 2 s: with `--soak SECONDS` (e.g.
+workers, the Celery workers and their pools, beat) every 2 s: with `--soak SECONDS` (e.g.
 600) the run lasts that long and each process's RSS after the warm-up (the first
 `--warmup`, default a fifth of the run, at most 120 s) must stay within 10% of its value
 when the warm-up ended.
@@ -52,11 +53,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.support import (  # noqa: E402 - needs ROOT on the path
-    Beat,
     BenchError,
     Process,
+    Procfile,
     Server,
-    Worker,
     call,
     children,
     ensure_database,
@@ -108,7 +108,12 @@ def parse_args(argv=None, description: str | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, help="seconds before RSS is held flat")
     parser.add_argument("--users", type=int, default=16, help="locust users (no think time)")
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn sync workers")
-    parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery processes")
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=2, help="the maintenance worker's processes"
+    )
+    parser.add_argument(
+        "--fanout-concurrency", type=int, default=1, help="the fan-out worker's processes"
+    )
     parser.add_argument("--watchers", type=int, default=4, help="post-to-visible pairs")
     parser.add_argument("--scale", type=float, default=0.1, help="of bench/feed.py's dataset")
     parser.add_argument("--rebuild", action="store_true", help="drop and rebuild the dataset")
@@ -265,17 +270,24 @@ def make_plan(args: argparse.Namespace, members: int = 1000) -> Plan:
 
 
 class Stack:
-    """gunicorn, a Celery worker and beat, as `make run` runs them."""
+    """gunicorn, the Celery workers and beat, as `make run` runs them (the Procfile's
+    commands; gunicorn on a free port)."""
 
     def __init__(self, args: argparse.Namespace, log_dir: Path = LOG_DIR):
-        self.log_dir, self.env = log_dir, server_env(settings_env(args.scale))
-        self.concurrency = args.worker_concurrency
+        self.log_dir = log_dir
+        self.env = server_env({
+            **settings_env(args.scale),
+            "WORKER_CONCURRENCY": str(args.worker_concurrency),
+            "FANOUT_CONCURRENCY": str(args.fanout_concurrency),
+        })  # fmt: skip
         self.web = Server("puppies.wsgi", args.web_workers, "/healthz", log_dir, self.env)
-        self.worker = self.start_worker()
-        self.beat = Beat(log_dir, self.env)
+        self.workers = {name: self.start(name) for name in ("worker", "fanout")}
+        schedule = str(log_dir / "celerybeat-schedule")
+        self.beat = Procfile("beat", log_dir, self.env, ("--schedule", schedule))
 
-    def start_worker(self) -> Worker:
-        return Worker(self.log_dir, self.env, concurrency=self.concurrency, beat=False)
+    def start(self, name: str) -> Procfile:
+        """(Re)start Celery worker `name` of the Procfile."""
+        return Procfile(name, self.log_dir, self.env, ("--loglevel", "WARNING"))
 
     @property
     def port(self) -> int:
@@ -283,16 +295,18 @@ class Stack:
 
     def processes(self) -> dict[str, int]:
         """name -> pid of every process of the stack now."""
-        found = {"gunicorn master": self.web.pid, "celery worker": self.worker.pid}
+        found = {"gunicorn master": self.web.pid}
         for n, pid in enumerate(children(self.web.pid)):
             found[f"gunicorn worker {n + 1}"] = pid
-        for n, pid in enumerate(children(self.worker.pid)):
-            found[f"celery pool {n + 1}"] = pid
+        for name, worker in self.workers.items():
+            found[f"celery {name}"] = worker.pid
+            for n, pid in enumerate(children(worker.pid)):
+                found[f"celery {name} pool {n + 1}"] = pid
         found["celery beat"] = self.beat.pid
         return found
 
     def all(self) -> list[Process]:
-        return [self.web, self.worker, self.beat]
+        return [self.web, *self.workers.values(), self.beat]
 
     def stop(self) -> None:
         for process in self.all():
@@ -544,8 +558,9 @@ def main(args: argparse.Namespace) -> int:
         probe = Visibility(stack.port, plan.pairs)
         first = wait_for_delivery(probe)
         print(
-            f"stack up: gunicorn :{stack.port} ({args.web_workers} workers), Celery worker "
-            f"(concurrency {args.worker_concurrency}) and beat; first post delivered in "
+            f"stack up: gunicorn :{stack.port} ({args.web_workers} workers), Celery workers "
+            f"(maintenance: {args.worker_concurrency} processes, fan-out: "
+            f"{args.fanout_concurrency}) and beat; first post delivered in "
             f"{first:.2f} s",
             flush=True,
         )

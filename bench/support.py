@@ -141,13 +141,16 @@ class Worker(Process):
         super().__init__(argv, log_dir, f"{name}.log", env)
 
 
-class Beat(Process):
-    """Celery beat on its own, as `make run` runs it."""
+class Procfile(Process):
+    """Process `name` of the Procfile, as `make run` starts it (this virtualenv's tools,
+    `extra` arguments appended)."""
 
-    def __init__(self, log_dir: Path, env: dict):
-        argv = [_tool("celery"), "-A", "puppies", "beat", "--loglevel", "WARNING",
-                "--schedule", str(log_dir / "celerybeat-schedule")]  # fmt: skip
-        super().__init__(argv, log_dir, "beat.log", env)
+    def __init__(self, name: str, log_dir: Path, env: dict, extra: tuple[str, ...] = ()):
+        from scripts import procfile
+
+        argv = procfile.command(name, env)
+        self.name = name
+        super().__init__([_tool(argv[0]), *argv[1:], *extra], log_dir, f"{name}.log", env)
 
 
 class Server(Process):
