@@ -608,7 +608,7 @@ def main(args: argparse.Namespace) -> int:
     for row in rows:
         flag = "flat" if row["flat"] else ("RESTARTED" if row["restarted"] else "GREW")
         print(
-            f"  {row['process']:18} {row['start_mb']:7.1f} {row['warm_mb']:7.1f} "
+            f"  {row['process']:22} {row['start_mb']:7.1f} {row['warm_mb']:7.1f} "
             f"{row['end_mb']:7.1f} {row['max_mb']:7.1f}  {row['growth']:+6.1%}  {flag}"
         )
     if args.soak and not all(row["flat"] for row in rows):
