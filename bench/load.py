@@ -273,10 +273,11 @@ class Stack:
     """gunicorn, the Celery workers and beat, as `make run` runs them (the Procfile's
     commands; gunicorn on a free port)."""
 
-    def __init__(self, args: argparse.Namespace, log_dir: Path = LOG_DIR):
+    def __init__(self, args: argparse.Namespace, log_dir: Path = LOG_DIR, extra_env=None):
         self.log_dir = log_dir
         self.env = server_env({
             **settings_env(args.scale),
+            **(extra_env or {}),
             "WORKER_CONCURRENCY": str(args.worker_concurrency),
             "FANOUT_CONCURRENCY": str(args.fanout_concurrency),
         })  # fmt: skip
@@ -431,9 +432,9 @@ def wait_for_delivery(probe: Visibility, timeout_s: float = 120) -> float:
     raise BenchError(f"no post reached a follower's feed within {timeout_s:.0f} s of start-up")
 
 
-def run_locust(port: int, plan_path: Path, *, users: int, duration: int, prefix: Path,
-               wait_s: float = 0.0) -> None:  # fmt: skip
-    """locust headless with bench/load_locust.py; its CSVs at `prefix`_*.csv."""
+def start_locust(port: int, plan_path: Path, *, users: int, duration: int, prefix: Path,
+                 wait_s: float = 0.0) -> subprocess.Popen:  # fmt: skip
+    """locust headless with bench/load_locust.py, in the background; CSVs at `prefix`_*."""
     locust = str(Path(sys.executable).with_name("locust"))
     argv = [locust, "-f", str(ROOT / "bench" / "load_locust.py"), "--headless",
             "-u", str(users), "-r", str(users), "-t", f"{duration}s",
@@ -441,12 +442,21 @@ def run_locust(port: int, plan_path: Path, *, users: int, duration: int, prefix:
             "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10"]  # fmt: skip
     env = {**os.environ, "LOAD_PLAN": str(plan_path), "LOAD_WAIT_S": str(wait_s)}
     with (prefix.parent / f"{prefix.name}.log").open("w") as log:
-        done = subprocess.run(  # noqa: S603 - fixed argv
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            timeout=duration + 120, check=False,
-        )  # fmt: skip
+        return subprocess.Popen(  # noqa: S603 - fixed argv
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def run_locust(port: int, plan_path: Path, *, users: int, duration: int, prefix: Path) -> None:
+    """locust for `duration` seconds, waited for."""
+    locust = start_locust(port, plan_path, users=users, duration=duration, prefix=prefix)
+    try:
+        locust.wait(timeout=duration + 120)
+    finally:
+        if locust.poll() is None:
+            locust.kill()
     if not (prefix.parent / f"{prefix.name}_stats.csv").exists():
-        raise BenchError(f"locust failed (exit {done.returncode}); see {prefix}.log")
+        raise BenchError(f"locust failed (exit {locust.returncode}); see {prefix}.log")
 
 
 def read_stats(prefix: Path) -> list[dict]:
