@@ -10,9 +10,10 @@ own), and the stack as the Procfile runs it (bench/load.py's Stack: gunicorn, th
 maintenance and fan-out Celery workers, beat). The dataset is bench/feed.py's at
 `--scale` (default 0.02: 2k users, 200k follows, 20k posts). Background load: locust with
 bench/load.py's mix, `--users` users (default 4) with 0.3 s of think time. On top, each
-drill's own clients write and record every answer: an author with 220 followers and a VIP
-author (pulled at read time) with 20 posting, their followers commenting and following,
-and a like storm by 150 users on one post. The drills:
+drill's own clients write and record every answer: an author with 170 followers (pushed)
+and a VIP author (pulled at read time) with 20 posting, their followers commenting and
+following, a reader reading its feed, and a like storm by 150 users on a post of its
+own. The drills:
 
     worker    the fan-out worker SIGKILLed right after a post is accepted (mid-fan-out),
               started again 3 s later
@@ -55,7 +56,7 @@ from scripts.services import PostgresServer, RedisServer, find_binary  # noqa: E
 DRILLS = ["worker", "redis", "postgres", "broker", "gunicorn"]
 LOG_DIR = ROOT / ".local" / "bench-faults"
 SETTLE_S = 90
-FOLLOWERS, GRAPH_FOLLOWERS, LIKERS = 20, 200, 150
+FOLLOWERS, GRAPH_FOLLOWERS, LIKERS = 20, 150, 150
 
 
 def parse_args() -> argparse.Namespace:
@@ -111,6 +112,12 @@ class Drill:
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.rng = random.Random(7)
+        # Each drill's like storm has a post of its own, created as the API would.
+        from posts.services import create_post
+        from users.models import User
+
+        author = User.objects.get(pk=ids["author"])
+        self.storm_post = create_post(author=author, content="like me").pk
 
     def request(self, kind: str, method: str, path: str, user: int, body: dict | None = None):
         from bench.support import call
@@ -162,7 +169,7 @@ class Drill:
     def like_storm(self, threads: int = 4) -> None:
         likers = iter(self.ids["likers"])
         lock = threading.Lock()
-        post_id = self.ids["storm_post"]
+        post_id = self.storm_post
 
         def storm() -> None:
             while not self.stop.is_set():
@@ -196,10 +203,10 @@ class Drill:
 def drill_users(scale: float) -> tuple[dict, dict[int, str]]:
     """An author (220 followers), a pinned VIP author (20), 20 followers, 150 likers and
     the storm's post; access tokens for all (made once per run: the database is new)."""
+    from django.conf import settings
     from django.utils import timezone
 
     from feed import services as feed
-    from posts.models import Post
     from users.auth import AccessToken
     from users.models import Follow, User
 
@@ -230,7 +237,8 @@ def drill_users(scale: float) -> tuple[dict, dict[int, str]]:
     # fan-out right before an outage, so reads while PostgreSQL is down find it.
     Follow.objects.bulk_create(Follow(follower=reader, followee_id=f) for f in graph[-5:])
     feed.pull_always(vip)
-    storm_post = Post.objects.create(author=author, content="like me")
+    if len(pushed) >= settings.VIP_EXIT_FOLLOWER_THRESHOLD:
+        raise RuntimeError(f"the pushed author's {len(pushed)} followers would make it a VIP")
     everyone = [author, vip, reader, *followers, *likers]
     tokens = {u.pk: str(AccessToken.for_user(u)) for u in everyone}
     ids = {
@@ -240,7 +248,6 @@ def drill_users(scale: float) -> tuple[dict, dict[int, str]]:
         "followers": [f.pk for f in followers],
         "pushed": pushed,
         "likers": [u.pk for u in likers],
-        "storm_post": storm_post.pk,
         "graph": graph,
     }
     return ids, tokens
@@ -284,7 +291,7 @@ def delivered(drill: Drill) -> tuple[bool, str]:
     have = FeedEntry.objects.filter(post_id__in=pushed, owner_id__in=drill.ids["pushed"]).count()
     missing_vip = 0
     for fan in User.objects.filter(pk__in=drill.ids["followers"]):
-        page = selectors.feed_page(fan, after=None, limit=100 + len(pulled))
+        page = selectors.feed_page(fan, after=None, limit=100 + len(pushed) + len(pulled))
         missing_vip += len(set(pulled) - set(page.post_ids))
     ok = have == want and not missing_vip
     return ok, (
@@ -311,9 +318,9 @@ def check(drill: Drill) -> list[tuple[str, bool, str]]:
     results = [("posts in followers' feeds", ok, detail)]
     drain()
     rows = set(
-        Like.objects.filter(
-            post_id=drill.ids["storm_post"], user_id__in=drill.ids["likers"]
-        ).values_list("user_id", flat=True)
+        Like.objects.filter(post_id=drill.storm_post, user_id__in=drill.ids["likers"]).values_list(
+            "user_id", flat=True
+        )
     )
     results.append((
         "Like rows = accepted likes",
@@ -358,6 +365,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
 
 def drill_worker(drill: Drill, servers: dict, args) -> list[tuple[str, bool, str]]:
     drill.spawn(drill.writer)
+    drill.like_storm()
     before = drill.ledger.count("post", 201)
     wait_until(lambda: drill.ledger.count("post", 201) > before + 3, 30, 0.001)
     os.killpg(drill.stack.workers["fanout"].pid, signal.SIGKILL)  # the post just accepted
@@ -381,6 +389,7 @@ def drill_redis(drill: Drill, servers: dict, args) -> list[tuple[str, bool, str]
 def drill_postgres(drill: Drill, servers: dict, args) -> list[tuple[str, bool, str]]:
     pids = drill.stack.processes()
     drill.spawn(drill.writer)
+    drill.like_storm()
     time.sleep(3)  # the follower's first page is cached
     before = Counter(drill.ledger.statuses)
     servers["postgres"].stop("fast")
@@ -408,6 +417,7 @@ def drill_postgres(drill: Drill, servers: dict, args) -> list[tuple[str, bool, s
 
 def drill_broker(drill: Drill, servers: dict, args) -> list[tuple[str, bool, str]]:
     drill.spawn(drill.writer)
+    drill.like_storm()
     time.sleep(2)
     before = drill.ledger.count("post")
     accepted = drill.ledger.count("post", 201)
@@ -428,6 +438,7 @@ def drill_gunicorn(drill: Drill, servers: dict, args) -> list[tuple[str, bool, s
     from bench.support import children
 
     drill.spawn(drill.writer)
+    drill.like_storm()
     time.sleep(3)
     workers = children(drill.stack.web.pid)
     os.kill(workers[0], signal.SIGKILL)
