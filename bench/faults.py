@@ -51,6 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import run_main  # noqa: E402
 from scripts.services import PostgresServer, RedisServer, find_binary  # noqa: E402
 
 DRILLS = ["worker", "redis", "postgres", "broker", "gunicorn"]
@@ -553,9 +554,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    ARGS = parse_args()
-    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))
-    try:
-        sys.exit(main(ARGS))
-    except KeyboardInterrupt:
-        sys.exit("bench-faults: interrupted")
+    run_main("bench-faults", main, parse_args())

@@ -54,7 +54,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -72,19 +71,16 @@ from bench.support import (  # noqa: E402 - needs ROOT on the path
     Process,
     Server,
     Worker,
+    bench_urls,
     call,
     ensure_database,
     git_commit,
+    run_main,
     server_env,
     use_bench_keys,
 )
 
-SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/puppies")
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL",
-    urlparse(SERVER_DATABASE_URL)._replace(path="/puppies_bench_http").geturl(),
-)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+DATABASE_URL, REDIS_URL = bench_urls("puppies_bench_http", 13)
 
 # The settings of this process and of the project's gunicorn alike.
 BENCH_ENV = {
@@ -705,17 +701,5 @@ def main(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def _terminate(signum, frame):
-    print("bench-http: terminated", file=sys.stderr)
-    raise SystemExit(128 + signum)  # unwinds through main's finally: the gunicorns stop
-
-
 if __name__ == "__main__":
-    ARGS = parse_args()
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main(ARGS))
-    except BenchError as exc:
-        sys.exit(f"bench-http: {exc}")
-    except KeyboardInterrupt:
-        sys.exit("bench-http: interrupted")
+    run_main("bench-http", main, parse_args())

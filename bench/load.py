@@ -40,7 +40,6 @@ import json
 import math
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -57,21 +56,18 @@ from bench.support import (  # noqa: E402 - needs ROOT on the path
     Process,
     Procfile,
     Server,
+    bench_urls,
     call,
     children,
     ensure_database,
     git_commit,
     rss_mb,
+    run_main,
     server_env,
     use_bench_keys,
 )
 
-SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/puppies")
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL",
-    urlparse(SERVER_DATABASE_URL)._replace(path="/puppies_bench_load").geturl(),
-)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+DATABASE_URL, REDIS_URL = bench_urls("puppies_bench_load", 12)
 LOG_DIR = ROOT / ".local" / "bench-load"
 VISIBLE_TARGET_S = 2.0
 RSS_TOLERANCE = 0.10
@@ -645,17 +641,5 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _terminate(signum, frame):
-    print("bench-load: terminated", file=sys.stderr)
-    raise SystemExit(128 + signum)  # unwinds through main's finally: the servers stop
-
-
 if __name__ == "__main__":
-    ARGS = parse_args()
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main(ARGS))
-    except BenchError as exc:
-        sys.exit(f"bench-load: {exc}")
-    except KeyboardInterrupt:
-        sys.exit("bench-load: interrupted")
+    run_main("bench-load", main, parse_args())

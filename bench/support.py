@@ -214,3 +214,33 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def run_main(name: str, main, args) -> None:
+    """Run a benchmark's `main(args)` as a command: its status, SIGTERM and Ctrl-C unwinding
+    through its `finally` (so the servers it started stop), BenchError as a message."""
+
+    def terminate(signum, frame):
+        print(f"{name}: terminated", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        sys.exit(main(args))
+    except BenchError as exc:
+        sys.exit(f"{name}: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(f"{name}: interrupted")
+
+
+def bench_urls(database: str, redis_db: int) -> tuple[str, str]:
+    """A benchmark's own database and Redis database: BENCH_DATABASE_URL (default
+    `database` on the DATABASE_URL server) and BENCH_REDIS_URL (default db `redis_db`
+    of the machine's Redis)."""
+    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/puppies")
+    return (
+        os.environ.get(
+            "BENCH_DATABASE_URL", urlparse(server)._replace(path=f"/{database}").geturl()
+        ),
+        os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}"),
+    )
