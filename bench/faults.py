@@ -370,10 +370,17 @@ def drill_worker(drill: Drill, servers: dict, args) -> list[tuple[str, bool, str
     before = drill.ledger.count("post", 201)
     wait_until(lambda: drill.ledger.count("post", 201) > before + 3, 30, 0.001)
     os.killpg(drill.stack.workers["fanout"].pid, signal.SIGKILL)  # the post just accepted
+    from feed.models import OutboxEvent
+
+    unprocessed = OutboxEvent.objects.filter(processed_at__isnull=True).count()
     time.sleep(3)
     drill.stack.workers["fanout"] = drill.stack.start("fanout")
     time.sleep(10)
-    return [("fan-out worker SIGKILLed and started again", True, "")]
+    return [(
+        "fan-out worker SIGKILLed and started again",
+        True,
+        f"{unprocessed} feed events unprocessed right after the kill",
+    )]  # fmt: skip
 
 
 def drill_redis(drill: Drill, servers: dict, args) -> list[tuple[str, bool, str]]:
