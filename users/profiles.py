@@ -57,7 +57,7 @@ def _keys(user_id: int, viewer: str) -> list[str]:
     return [f"profile:{{{user_id}}}:{viewer}", f"profile:{{{user_id}}}:v"]
 
 
-def _viewer(request_user, user_id: int, *, me: bool) -> str:
+def _viewer(request_user, *, me: bool) -> str:
     if me:
         return ME
     return str(request_user.pk) if request_user.is_authenticated else "0"
@@ -69,7 +69,7 @@ def render_profile(request_user, user_id: int, *, me: bool = False) -> bytes | N
     database error again (a 503) when there is none."""
     from users.serializers import MeSerializer, UserSerializer
 
-    viewer = _viewer(request_user, user_id, me=me)
+    viewer = _viewer(request_user, me=me)
     try:
         if me:
             body = _render(represent(MeSerializer, request_user))
