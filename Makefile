@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test api-contract lint format services migrate upstream bench-feed bench-likes bench-http bench-ingest clean
+.PHONY: run test api-contract lint format services migrate upstream bench-feed bench-likes bench-http bench-ingest bench-load bench-faults clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,17 @@ bench-feed: services
 
 bench-http: services
 	$(BIN)/python bench/http_load.py $(BENCH_ARGS)
+
+# locust and matplotlib: benchmark tools only, not the app's requirements.
+$(BIN)/.bench-installed: bench/requirements.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench-load: services $(BIN)/.bench-installed
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+bench-faults: services $(BIN)/.bench-installed
+	$(BIN)/python bench/faults.py $(BENCH_ARGS)
 
 bench-ingest: services
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)

@@ -50,12 +50,10 @@ starts are killed (process groups) on exit, on error and on Ctrl-C.
 """
 
 import argparse
-import http.client
 import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -68,14 +66,21 @@ from urllib.parse import quote, urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import ensure_database, free_port, use_bench_keys  # noqa: E402 - needs ROOT on the path
-
-SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/puppies")
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL",
-    urlparse(SERVER_DATABASE_URL)._replace(path="/puppies_bench_http").geturl(),
+from bench.support import (  # noqa: E402 - needs ROOT on the path
+    BenchError,
+    Process,
+    Server,
+    Worker,
+    bench_urls,
+    call,
+    ensure_database,
+    git_commit,
+    run_main,
+    server_env,
+    use_bench_keys,
 )
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+DATABASE_URL, REDIS_URL = bench_urls("puppies_bench_http", 13)
 
 # The settings of this process and of the project's gunicorn alike.
 BENCH_ENV = {
@@ -117,10 +122,6 @@ NAMES = [
     "comment",
     "feed-1client",
 ]
-
-
-class BenchError(Exception):
-    pass
 
 
 def seconds(text: str) -> int:
@@ -300,19 +301,6 @@ def run_wrk(
 # --- one real request --------------------------------------------------------------
 
 
-def call(port: int, method: str, path: str, token: str, body: bytes | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        headers = {"Authorization": f"Bearer {token}"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def check(endpoint: Endpoint, tokens: list[str]) -> bytes:
     """One real request of the endpoint's first variant; BenchError unless expected."""
     path, who = endpoint.variants[0]
@@ -329,102 +317,6 @@ def check(endpoint: Endpoint, tokens: list[str]) -> bytes:
 # --- servers -----------------------------------------------------------------------
 
 
-class Process:
-    """A command in its own process group, its output to a log under LOG_DIR."""
-
-    def __init__(self, argv: list[str], log_name: str, env: dict):
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log = LOG_DIR / log_name
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
-                argv, cwd=ROOT, env=env, start_new_session=True, stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        """SIGTERM the process group (master and workers), SIGKILL what is left after 10 s."""
-        if self.proc is None:
-            return
-        # A master that already died may have left workers in its group: kill those.
-        signals = [signal.SIGTERM, signal.SIGKILL] if self.proc.poll() is None else [signal.SIGKILL]
-        for sig in signals:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                return  # the whole group is gone
-            try:
-                self.proc.wait(timeout=10)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-
-def bench_env() -> dict:
-    env = {**os.environ, **BENCH_ENV}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env["PYTHONWARNINGS"] = "ignore:No directory at:UserWarning"  # no collectstatic here
-    return env
-
-
-class Worker(Process):
-    """The project's Celery worker with beat, as `make run` runs them: fan-out of created
-    posts, the like drain every LIKE_FLUSH_INTERVAL_S (which also builds the readers'
-    liked sets), activity flushes. One process, so it takes what one would in production
-    from the web's two cores."""
-
-    def __init__(self):
-        celery = Path(sys.executable).with_name("celery")
-        argv = [str(celery), "-A", "puppies", "worker", "-B", "--concurrency", "1",
-                "--loglevel", "WARNING", "--queues", "default,fanout,likes,media,ingestion",
-                "--schedule", str(LOG_DIR / "celerybeat-schedule")]  # fmt: skip
-        super().__init__(argv, "worker.log", bench_env())
-
-
-class Server(Process):
-    """A gunicorn (sync workers, no access log) on a free port."""
-
-    def __init__(self, app: str, workers: int, ready_path: str):
-        self.app, self.port = app, free_port()
-        env = bench_env()
-        if app.startswith("bench."):
-            env.pop("DJANGO_SETTINGS_MODULE", None)  # the ceiling configures itself
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        argv = [str(gunicorn), app, "--bind", f"127.0.0.1:{self.port}", "--workers",
-                str(workers), "--worker-class", "sync", "--log-level", "warning",
-                "--graceful-timeout", "5"]  # fmt: skip
-        super().__init__(argv, "ceiling.log" if app.startswith("bench.") else "app.log", env)
-        try:
-            self._wait_ready(ready_path)
-        except BaseException:  # not started, or Ctrl-C while starting: stop it here
-            self.stop()
-            raise
-
-    def _wait_ready(self, ready_path: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(
-                    f"gunicorn {self.app} exited with {self.proc.returncode}:\n{self.tail()}"
-                )
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                try:
-                    conn.request("GET", ready_path)
-                    if conn.getresponse().status == 200:
-                        return
-                finally:
-                    conn.close()
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise BenchError(
-            f"gunicorn {self.app} did not answer {ready_path} within 30 s:\n{self.tail()}"
-        )
-
-
 def settle(app_port: int, data: "Dataset", tokens: list[str]) -> None:
     """Bring the project to the steady state of a running site, then stop the worker.
 
@@ -433,7 +325,7 @@ def settle(app_port: int, data: "Dataset", tokens: list[str]) -> None:
     builds those sets. It is stopped before the loads: in production workers run in their
     own processes or pods, and on these two cores it would take the web's CPU (fan-out is
     measured by bench/feed.py)."""
-    worker = Worker()
+    worker = Worker(LOG_DIR, server_env(BENCH_ENV))
     try:
         for token in tokens:
             for path in ("/v1/feed", f"/v1/posts/{data.posts[0].pk}"):
@@ -630,21 +522,6 @@ def endpoints(data: Dataset, ceiling_port: int, app_port: int) -> list[Endpoint]
 # --- the run -----------------------------------------------------------------------
 
 
-def git_commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],  # noqa: S607 - git on PATH
-            cwd=ROOT, capture_output=True, text=True, timeout=10, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607 - git on PATH
-            cwd=ROOT, capture_output=True, text=True, timeout=10, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{head} (+ uncommitted changes)" if dirty else head
-
-
 def first_page(app_port: int, token: str) -> dict:
     status, body = call(app_port, "GET", "/v1/feed", token)
     page = json.loads(body) if status == 200 else None
@@ -723,10 +600,17 @@ def main(args: argparse.Namespace) -> int:
             tmp = Path(tmp_dir)
             ceiling_port = app_port = 0
             if "ceiling" in wanted:
-                servers.append(Server("bench.ceiling:application", args.workers, "/"))
+                ceiling_env = server_env(BENCH_ENV)
+                ceiling_env.pop("DJANGO_SETTINGS_MODULE", None)  # the ceiling configures itself
+                servers.append(
+                    Server("bench.ceiling:application", args.workers, "/", LOG_DIR, ceiling_env,
+                           log_name="ceiling.log")
+                )  # fmt: skip
                 ceiling_port = servers[-1].port
             if wanted - {"ceiling"}:
-                servers.append(Server("puppies.wsgi", args.workers, "/healthz"))
+                servers.append(
+                    Server("puppies.wsgi", args.workers, "/healthz", LOG_DIR, server_env(BENCH_ENV))
+                )
                 app_port = servers[-1].port
                 settle(app_port, data, tokens)
             print(
@@ -817,17 +701,5 @@ def main(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def _terminate(signum, frame):
-    print("bench-http: terminated", file=sys.stderr)
-    raise SystemExit(128 + signum)  # unwinds through main's finally: the gunicorns stop
-
-
 if __name__ == "__main__":
-    ARGS = parse_args()
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main(ARGS))
-    except BenchError as exc:
-        sys.exit(f"bench-http: {exc}")
-    except KeyboardInterrupt:
-        sys.exit("bench-http: interrupted")
+    run_main("bench-http", main, parse_args())

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 _LOCK = 0x0F_EED_0B0  # the advisory lock whose holder is the active listener
 _STANDBY_S = 2.0  # how often a standby (or a listener that lost its connection) retries
-_WAIT_S = 1.0  # how long a listen waits before it looks at `stop` again
+_WAIT_S = 1.0  # how long a listen waits before it looks at `stop` (and retries) again
+_REFUSED_KEPT = 10_000
 
 
 def run(stop: threading.Event) -> None:
@@ -56,6 +57,21 @@ def _listen(stop: threading.Event) -> None:
         conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
         caught_up = services.relay_outbox(due_after_s=0)  # committed while nobody listened
         logger.info("outbox relay listening (%s events caught up)", caught_up)
+        refused: list[int] = []  # events the broker did not take: tried again each wait
         while not stop.is_set():
             for note in conn.notifies(timeout=_WAIT_S):
-                services.dispatch(int(note.payload))
+                if not services.dispatch(int(note.payload)):
+                    refused.append(int(note.payload))
+            refused = _retry(refused)
+
+
+def _retry(refused: list[int]) -> list[int]:
+    """Dispatch the refused events again, oldest first, while the broker takes them; what
+    is left waits for the next try (past _REFUSED_KEPT, for the beat job's re-dispatch).
+
+    Without this a broker blip (or a slow connect on a loaded machine) delayed a fan-out
+    until `relay_outbox` found it OUTBOX_REDISPATCH_AFTER_S later; now it is seconds."""
+    for n, event_id in enumerate(refused):
+        if not services.dispatch(event_id):
+            return refused[n : n + _REFUSED_KEPT]
+    return []

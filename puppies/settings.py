@@ -141,6 +141,10 @@ DATABASES["default"]["OPTIONS"] = {"connect_timeout": env.int("DB_CONNECT_TIMEOU
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # PostgreSQL unreachable: what a refused request's Retry-After says (read-only mode).
 DB_DOWN_RETRY_AFTER_S = env.int("DB_DOWN_RETRY_AFTER_S", default=5)
+# Profiles are copied to Redis for read-only mode (users/profiles.py): a process stores
+# an unchanged profile again at most this often; a copy unread this long is dropped.
+PROFILE_CACHE_REFRESH_S = env.int("PROFILE_CACHE_REFRESH_S", default=300)
+PROFILE_CACHE_TTL_S = env.int("PROFILE_CACHE_TTL_S", default=86_400)
 
 # --- Redis: cache, rate limits, like buffer, Celery broker --------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

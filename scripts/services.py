@@ -8,9 +8,11 @@ Then create the database if it is missing. Idempotent: run it before anything.
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -173,6 +175,99 @@ def start_redis(port: int) -> None:
         check=True,
     )
     wait_for("127.0.0.1", port, "Redis")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not answer within {timeout:.0f} s")
+
+
+class RedisServer:
+    """A throwaway `redis-server` in the foreground (tests and drills), on a free port and
+    `directory`, so that SIGKILL hits it and nothing else; `start` again restarts it on the
+    same port and directory (it reloads its AOF)."""
+
+    def __init__(self, directory: Path, args: tuple[str, ...] = REDIS_DURABILITY_ARGS):
+        self.dir, self.args, self.port = directory, args, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        import redis
+
+        self.starts += 1
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.dir), *self.args],
+            stdout=(self.dir / f"redis-{self.starts}.log").open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_timeout=1)
+
+        def pings() -> bool:
+            try:
+                return client.ping()
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                return False
+
+        _until(pings, 20, f"redis-server on :{self.port}")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL (tests and drills): initdb into a new temp directory (the
+    server's user must reach it: not under a private pytest dir), served by pg_ctl on a
+    free loopback port; `stop` and `start` it like an outage (the data stays); `remove`
+    stops it and deletes the directory."""
+
+    def __init__(self):
+        self.initdb, self.pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
+        if not (self.initdb and self.pg_ctl):
+            raise RuntimeError("initdb and pg_ctl are not installed")
+        self.dir, self.port = Path(tempfile.mkdtemp(prefix="puppies-pg-")), free_port()
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            shutil.chown(self.dir, "postgres")
+        subprocess.run(
+            as_postgres([self.initdb, "-D", str(self.dir), "-U", "postgres", "--auth=trust"]),
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            as_postgres([self.pg_ctl, "-D", str(self.dir), "-l", str(self.dir / "server.log"),
+                         "-o", options, "-w", "start"]),
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        _until(lambda: answers("127.0.0.1", self.port), 30, f"PostgreSQL on :{self.port}")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: open sessions are ended (a stopped server, as the app sees it)."""
+        subprocess.run(
+            as_postgres([self.pg_ctl, "-D", str(self.dir), "-m", mode, "-w", "stop"]),
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def ensure(url: str, default_port: int, start) -> None:

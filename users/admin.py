@@ -23,7 +23,7 @@ from django.utils.functional import cached_property
 from rest_framework.exceptions import APIException
 
 from posts import rendering
-from users import revocations, services
+from users import profiles, revocations, services
 from users.models import AuditLog, User
 
 
@@ -134,6 +134,7 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
             obj.email_verified_at = None
         super().save_model(request, obj, form, change)
         rendering.author_changed(obj.pk)
+        profiles.changed(obj)
         transaction.on_commit(lambda: revocations.publish(obj))
 
     fieldsets = [

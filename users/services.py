@@ -20,7 +20,7 @@ from interactions.models import Notification
 from posts import rendering
 from puppies import ratelimit
 from puppies.errors import Conflict
-from users import auth, revocations, selectors
+from users import auth, profiles, revocations, selectors
 from users.auth import RefreshToken
 from users.models import AuditLog, Follow, RevokedTokenFamily, User
 
@@ -177,6 +177,7 @@ def update_profile(user: User, **changes) -> User:
     if changes:
         user.save(update_fields=list(changes))
         rendering.author_changed(user.pk)
+        profiles.changed(user)
     return user
 
 
@@ -274,6 +275,7 @@ def follow(follower: User, followee: User) -> bool:
             User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
             User.objects.filter(pk=followee.pk).update(follower_count=F("follower_count") + 1)
             feed.start_following(follower, followee)
+            profiles.changed(follower, followee)  # their counts, the follower's is_following
             interactions.notify(followee, follower, Notification.Type.FOLLOW)
     return created
 
@@ -290,6 +292,7 @@ def unfollow(follower: User, followee: User) -> None:
                 follower_count=F("follower_count") - 1
             )
             feed.stop_following(follower, followee)
+            profiles.changed(follower, followee)
 
 
 # --- moderation ---------------------------------------------------------------
@@ -357,6 +360,7 @@ def suspend_user(user: User, *, actor: User, reason: str) -> bool:
     if changed:
         revoke_refresh_tokens(user)
         transaction.on_commit(lambda: revocations.publish(user))
+        profiles.changed(user)  # its copies are no longer served
         record_action(actor, AuditLog.Action.SUSPEND_USER, user, reason)
     return bool(changed)
 
@@ -370,6 +374,7 @@ def unsuspend_user(user: User, *, actor: User, reason: str) -> bool:
     user.is_active = True
     if changed:
         transaction.on_commit(lambda: revocations.publish(user))
+        profiles.changed(user)
         record_action(actor, AuditLog.Action.UNSUSPEND_USER, user, reason)
     return bool(changed)
 

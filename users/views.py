@@ -1,3 +1,4 @@
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, NotFound
@@ -8,7 +9,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from puppies import ratelimit
-from users import selectors, services
+from users import profiles, selectors, services
 from users.models import User
 from users.serializers import (
     DetailSerializer,
@@ -132,7 +133,10 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer, tags=["users"])
     def get(self, request):
-        return Response(MeSerializer(request.user).data)
+        return HttpResponse(
+            profiles.render_profile(request.user, request.user.pk, me=True),
+            content_type="application/json",
+        )
 
     @extend_schema(request=ProfileUpdateSerializer, responses=MeSerializer, tags=["users"])
     def patch(self, request):
@@ -145,7 +149,12 @@ class MeView(APIView):
 class UserDetailView(APIView):
     @extend_schema(responses=UserSerializer, tags=["users"])
     def get(self, request, user_id: int | None = None, username: str | None = None):
-        user = selectors.get_user(request.user, user_id=user_id, username=username)
+        if username is None:  # by id: also answered from its copy while PostgreSQL is down
+            body = profiles.render_profile(request.user, user_id)
+            if body is None:
+                raise NotFound("User not found.")
+            return HttpResponse(body, content_type="application/json")
+        user = selectors.get_user(request.user, username=username)
         if user is None:
             raise NotFound("User not found.")
         return Response(UserSerializer(user).data)

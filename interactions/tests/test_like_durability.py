@@ -7,14 +7,9 @@ because the intents answered before the kill are gone after the restart.
 """
 
 import shutil
-import signal
-import socket
-import subprocess
 import threading
-from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection
 
 from interactions import services
@@ -22,7 +17,7 @@ from interactions.models import Like
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from puppies.tests.support import wait_for
-from scripts.services import REDIS_DURABILITY_ARGS
+from scripts.services import REDIS_DURABILITY_ARGS, RedisServer
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
@@ -31,43 +26,6 @@ FANS = 90
 THREADS = 6
 KILL_AFTER = 30  # 2xx answers before the SIGKILL
 DOWN_FOR = 10  # answers (direct writes, or errors) while it is down
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """`redis-server` in the foreground, so SIGKILL hits it and nothing else."""
-
-    def __init__(self, directory: Path, args: tuple[str, ...]):
-        self.dir, self.args, self.port = directory, args, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        self.proc = subprocess.Popen(  # noqa: S603 - the Debian redis-server, fixed arguments
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.dir), *self.args],
-            stdout=(self.dir / f"redis-{self.starts}.log").open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        wait_for(lambda: self._pings(client), timeout=20)
-
-    def _pings(self, client: redis.Redis) -> bool:
-        try:
-            return client.ping()
-        except (redis.ConnectionError, redis.BusyLoadingError):
-            return False
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture
