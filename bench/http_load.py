@@ -1,7 +1,7 @@
 """Hot endpoints over HTTP under wrk, next to the ceiling of a bare DRF view, in one run.
 
     .venv/bin/python bench/http_load.py [--duration 15] [--connections 32] [--threads 2]
-        [--workers 4] [--only feed,like] [--json figures.json]
+        [--workers 4] [--beside 5] [--only feed,like] [--json figures.json]
     make bench-http BENCH_ARGS="--duration 5"
 
 Starts two gunicorns on free loopback ports, with the same number of sync workers
@@ -22,6 +22,12 @@ and the errors (responses >= 400, plus connect/read/write/timeout errors) per en
     unlike       DELETE /v1/posts/{id}/likes     the same pairs: 204
     create-post  POST /v1/posts                  {"content"}: 201, the 200 other users
     comment      POST /v1/posts/{id}/comments    {"content"}: 201
+
+Each endpoint's share is of the ceiling measured just before it (`--beside` seconds,
+default 5; 0 compares every endpoint with the ceiling's own row instead): on a shared
+machine whose speed drifts within a run, a ceiling measured minutes apart is not the same
+machine (shares of one run once ranged 56-92% for one endpoint). The table shows that
+ceiling's req/s beside each share.
 
 then `GET /v1/feed` from one client with no other load (wrk -t1 -c1 -d5s), p50 and p99
 (name `feed-1client` for --only). Each endpoint is checked first with one real request
@@ -147,6 +153,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk -c")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers, each app")
+    parser.add_argument(
+        "--beside", type=int, default=5, help="seconds of ceiling before each endpoint (0: off)"
+    )
     parser.add_argument("--only", type=names, default=NAMES, help=f"a subset of: {','.join(NAMES)}")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -243,6 +252,11 @@ class Endpoint:
     expect: tuple[int, ...]
     body_fmt: str | None = None  # %d: the request's number
     result: dict = field(default_factory=dict)
+    ceiling_beside: float | None = None  # req/s of the ceiling measured just before
+
+    def share(self, ceiling: float | None) -> float | None:
+        ceiling = self.ceiling_beside or ceiling
+        return self.result["req_s"] / ceiling if ceiling else None
 
     def body(self, k: int) -> bytes | None:
         return (self.body_fmt % k).encode() if self.body_fmt else None
@@ -558,20 +572,23 @@ def log_tails(servers: list, lines: int = 30) -> str:
 
 def print_table(rows: list[Endpoint], ceiling: float | None) -> None:
     header = (
-        f"{'endpoint':30} {'req/s':>8} {'share of ceiling':>17} {'p50 ms':>8} {'p99 ms':>8}  errors"
+        f"{'endpoint':30} {'req/s':>8} {'share of ceiling':>17} {'ceiling beside':>15}"
+        f" {'p50 ms':>8} {'p99 ms':>8}  errors"
     )
     print(header)
     print("-" * len(header))
     for e in rows:
         r = e.result
-        share = f"{r['req_s'] / ceiling:.0%}" if ceiling else "-"
+        share = e.share(ceiling)
+        share_text = f"{share:.0%}" if share is not None else "-"
+        beside = f"{e.ceiling_beside:.0f}" if e.ceiling_beside else "-"
         errors = str(r["errors"])
         if r["errors"]:
             kinds = ", ".join(f"{k} {n}" for k, n in r["error_kinds"].items())
             errors += f" of {r['requests']} ({kinds})"
         print(
-            f"{e.label:30} {r['req_s']:8.0f} {share:>17} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f}"
-            f"  {errors}"
+            f"{e.label:30} {r['req_s']:8.0f} {share_text:>17} {beside:>15}"
+            f" {r['p50_ms']:8.1f} {r['p99_ms']:8.1f}  {errors}"
         )
 
 
@@ -633,7 +650,12 @@ def main(args: argparse.Namespace) -> int:
             if ceiling_port and app_port:
                 compare_shape(ceiling_port, app_port, data.reader_token)
 
+            ceiling_row = next((e for e in todo if e.name == "ceiling"), None)
             for e in todo:
+                if ceiling_row and e is not ceiling_row and args.beside:
+                    time.sleep(QUIET_S)
+                    beside = {**load, "duration": args.beside}
+                    e.ceiling_beside = run_wrk(wrk, ceiling_row, tokens, tmp, **beside)["req_s"]
                 time.sleep(QUIET_S)
                 check(e, tokens)
                 print(f"  {e.label} ...", end=" ", flush=True)
@@ -667,7 +689,8 @@ def main(args: argparse.Namespace) -> int:
         )
     print(
         f"\nsettings: gunicorn --workers {args.workers} (sync) for both apps; wrk "
-        f"-t{args.threads} -c{args.connections} -d{args.duration}s --latency; commit {commit}; "
+        f"-t{args.threads} -c{args.connections} -d{args.duration}s --latency (ceiling beside "
+        f"each: {args.beside}s); commit {commit}; "
         f"{os.cpu_count()} CPUs; run took {time.monotonic() - started:.0f} s; server logs in "
         f"{LOG_DIR.relative_to(ROOT)}/"
     )
@@ -678,6 +701,7 @@ def main(args: argparse.Namespace) -> int:
                 "threads": args.threads,
                 "connections": args.connections,
                 "duration_s": args.duration,
+                "ceiling_beside_s": args.beside,
                 "commit": commit,
                 "cpus": os.cpu_count(),
             },
@@ -686,7 +710,8 @@ def main(args: argparse.Namespace) -> int:
                     "name": e.name,
                     "endpoint": e.label,
                     **e.result,
-                    "share_of_ceiling": e.result["req_s"] / ceiling if ceiling else None,
+                    "share_of_ceiling": e.share(ceiling),
+                    "ceiling_beside_req_s": e.ceiling_beside,
                 }
                 for e in todo
             ],

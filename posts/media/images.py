@@ -57,9 +57,7 @@ def check(data: bytes, content_type: str, *, square: bool = False) -> CheckedIma
             # Frames are counted from their headers, without decoding them.
             frames = getattr(image, "n_frames", 1)
     except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise Rejected(
-            "not_an_image", "This file is not a JPEG, PNG, WebP or GIF image."
-        ) from None
+        raise Rejected("not_an_image", "This file is not a JPEG, PNG, WebP or GIF image.") from None
     except Exception:  # a recognised header that then breaks the parser
         raise Rejected("damaged", "This image is damaged or truncated.") from None
     if found != expected:
@@ -88,9 +86,7 @@ def _clean(image: Image.Image, fmt: str, extension: str, *, square: bool) -> Che
     options: dict = {"icc_profile": icc} if icc and fmt != "GIF" else {}
     if animated:
         upright.save(out, fmt, save_all=True, **options)
-    elif fmt == "JPEG":
-        upright.save(out, fmt, quality=90, **options)
-    elif fmt == "WEBP":
+    elif fmt in ("JPEG", "WEBP"):
         upright.save(out, fmt, quality=90, **options)
     else:
         upright.save(out, fmt, **options)

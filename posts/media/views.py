@@ -74,9 +74,7 @@ class AvatarView(APIView):
         data = MediaClaimSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = services.start_avatar_upload(request.user, **data.validated_data)
-        return Response(
-            {"upload": upload_block(request, upload)}, status=status.HTTP_201_CREATED
-        )
+        return Response({"upload": upload_block(request, upload)}, status=status.HTTP_201_CREATED)
 
 
 class AvatarCompleteView(APIView):
