@@ -133,7 +133,8 @@ def _close_feed_breaker():
 
 @pytest.fixture(autouse=True)
 def _commit_hooks_run_as_in_production(monkeypatch):
-    """Run `on_commit` hooks when a service's transaction would have committed.
+    """Run `on_commit` hooks when a service's transaction would have committed (or at once,
+    for a statement outside the code's own transactions, which committed on its own).
 
     A test wrapped in a transaction never commits, so hooks (cache invalidation, outbox
     dispatch, revocations) would never run and the very next read would look stale. Here
@@ -158,6 +159,20 @@ def _commit_hooks_run_as_in_production(monkeypatch):
         return result
 
     monkeypatch.setattr(transaction.Atomic, "__exit__", exit_and_commit)
+
+    # A hook registered outside any atomic block of the code's own (a single statement in
+    # autocommit, which committed already) runs at once, as Django runs it in production.
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    original_on_commit = BaseDatabaseWrapper.on_commit
+
+    def on_commit_now_if_committed(self, func, robust=False):
+        if self.atomic_blocks and all(block._from_testcase for block in self.atomic_blocks):
+            func()
+        else:
+            original_on_commit(self, func, robust=robust)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "on_commit", on_commit_now_if_committed)
 
 
 @pytest.fixture

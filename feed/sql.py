@@ -1,7 +1,7 @@
 """The set-based SQL of the feed, in one place (table names from the models)."""
 
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
-from posts.models import Post
+from posts.models import VISIBLE_SQL, Post
 from users.models import Follow, User
 
 ENTRY = FeedEntry._meta.db_table
@@ -28,7 +28,7 @@ WITH {EVENTS.format(source="unnest(%(posts)s::bigint[]) AS post(id)")}
 SELECT id, {NOTIFY_EVENT} FROM event
 """  # noqa: S608
 
-VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"
+VISIBLE = VISIBLE_SQL
 
 # What plans a push, in one round trip: the author's follower count (the counter may
 # lag the follow table a little: that only makes chunks a little uneven) and VIP mark.

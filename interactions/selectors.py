@@ -16,10 +16,6 @@ def post_comments(post_id: int) -> QuerySet[Comment]:
     ).select_related("author")
 
 
-def commentable_post(post_id: int) -> Post | None:
-    return Post.objects.visible().filter(pk=post_id).first()
-
-
 def get_comment(viewer: User, comment_id: int) -> Comment | None:
     """A live comment on a post the viewer may read, with its post."""
     comment = (

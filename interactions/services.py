@@ -16,10 +16,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from interactions import like_buffer
+from interactions import like_buffer, sql
 from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
-from posts.models import Post
+from posts.models import VISIBLE_SQL, Post
 from posts.rendering import invalidate_posts, post_changed
 from puppies import ratelimit
 from puppies.db import next_ids
@@ -112,21 +112,41 @@ def notify_mentions(
 # --- comments -----------------------------------------------------------------
 
 
-@transaction.atomic
-def create_comment(*, post: Post, author: User, content: str) -> Comment:
-    # Conditional UPDATE first: it locks the post row, so a post deleted or hidden meanwhile
-    # gets no comment, and comment_count moves in the same transaction as the row.
-    counted = Post.objects.visible().filter(pk=post.pk).update(comment_count=F("comment_count") + 1)
-    if not counted:
-        raise NotFound("Post not found.")
-    comment = Comment.objects.create(post=post, author=author, content=content)
-    post_changed(post)
-    notify(post.author_id, author, Notification.Type.COMMENT, post=post, comment=comment)
-    notify_mentions(author, content, post=post, comment=comment, skip=[post.author_id])
+def create_comment(*, post_id: int, author: User, content: str) -> Comment:
+    """A comment on a post others may see (NotFound if not); its author is notified."""
+    # One statement, atomic on its own (the common case, and a hot path); mentions are
+    # notified in the same transaction.
+    mentions = bool(mentioned_usernames(content))
+    with transaction.atomic() if mentions else contextlib.nullcontext():
+        comment = _insert_comment(post_id, author, content)
+        if mentions:
+            notify_mentions(
+                author, content, post=comment.post, comment=comment, skip=[comment.post.author_id]
+            )
     return comment
 
 
-_VISIBLE = "(p.status = %s AND p.deleted_at IS NULL AND p.hidden_at IS NULL)"
+def _insert_comment(post_id: int, author: User, content: str) -> Comment:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.CREATE_COMMENT,
+            {"post": post_id, "author": author.pk, "content": content, "now": now},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("Post not found.")
+    comment_id, post_author_id, username, display_name, avatar_url = row
+    post_changed(Post(pk=post_id))  # its comment_count
+    commenter = User(pk=author.pk, username=username, display_name=display_name)
+    commenter.avatar_url = avatar_url
+    comment = Comment(pk=comment_id, post_id=post_id, content=content, created_at=now)
+    comment.author, comment.post = commenter, Post(pk=post_id, author_id=post_author_id)
+    comment._state.adding = False
+    return comment
+
+
+_VISIBLE = VISIBLE_SQL
 
 
 @transaction.atomic
@@ -151,12 +171,7 @@ def import_comments(*, author: User, items: Sequence[tuple[int, str]]) -> list[i
             f" + CASE WHEN {_VISIBLE} THEN t.n ELSE 0 END"
             " FROM unnest(%s::bigint[], %s::int[]) AS t(id, n)"
             f" WHERE p.id = t.id RETURNING p.id, p.author_id, {_VISIBLE}",
-            [
-                Post.Status.PUBLISHED,
-                [pk for pk, _ in per_post],
-                [n for _, n in per_post],
-                Post.Status.PUBLISHED,
-            ],
+            [[pk for pk, _ in per_post], [n for _, n in per_post]],
         )
         authors = {pk: author_id for pk, author_id, visible in cursor.fetchall() if visible}
     placed = [(post_id, content) for post_id, content in items if post_id in authors]

@@ -45,12 +45,11 @@ class PostCommentsView(GenericAPIView):
     )
     def post(self, request, post_id: int):
         ratelimit.enforce_with_token_check(request, "comment", request.user.pk)
-        post = selectors.commentable_post(post_id)
-        if post is None:
-            raise NotFound("Post not found.")
         data = CommentWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        comment = services.create_comment(post=post, author=request.user, **data.validated_data)
+        comment = services.create_comment(
+            post_id=post_id, author=request.user, **data.validated_data
+        )
         return Response(represent(CommentSerializer, comment), status=status.HTTP_201_CREATED)
 
 

@@ -27,6 +27,10 @@ def visible_q(prefix: str = "") -> Q:
     )
 
 
+# The same rule in SQL, for statements that name the post table `p`.
+VISIBLE_SQL = f"(p.status = '{PUBLISHED}' AND p.deleted_at IS NULL AND p.hidden_at IS NULL)"
+
+
 class PostQuerySet(models.QuerySet):
     def visible(self):
         return self.filter(visible_q())
