@@ -9,7 +9,14 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from posts.models import SEARCH_CONFIG, Post, PostHashtag, content_search_vector, visible_q
+from posts.models import (
+    SEARCH_CONFIG,
+    Post,
+    PostHashtag,
+    PostVersion,
+    content_search_vector,
+    visible_q,
+)
 from users import selectors as users
 from users.models import User
 
@@ -25,6 +32,11 @@ def get_post(viewer: User, post_id: int) -> Post | None:
     if post is None or not (post.is_visible or post.author_id == viewer.pk):
         return None
     return post
+
+
+def post_versions(post_id: int) -> QuerySet[PostVersion]:
+    """The earlier contents of a post (check first that the viewer may read the post)."""
+    return PostVersion.objects.filter(post_id=post_id)
 
 
 # A list page loads only what paging needs; posts.rendering has the rest cached (and

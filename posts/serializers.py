@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from posts.media import FORMATS
-from posts.models import Post
+from posts.models import Post, PostVersion
 from puppies.serializers import StrictCharField
 from users.serializers import AuthorSerializer
 
@@ -37,8 +37,12 @@ class PostSerializer(serializers.ModelSerializer):
             "liked_by_me",
             "created_at",
             "updated_at",
+            "edited_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "edited_at": {"help_text": "When the content was last edited (null: never)."}
+        }
 
     @extend_schema_field(MediaSerializer(allow_null=True))
     def get_media(self, post: Post) -> dict | None:
@@ -58,6 +62,16 @@ class PostBodySerializer(PostSerializer):
             for f in PostSerializer.Meta.fields
             if f not in ("id", "author", "like_count", "liked_by_me")
         ]
+        read_only_fields = fields
+
+
+class PostVersionSerializer(serializers.ModelSerializer):
+    """An earlier content of a post; `edited_at` is when it was written (the post's creation
+    for the first version)."""
+
+    class Meta:
+        model = PostVersion
+        fields = ["content", "edited_at"]
         read_only_fields = fields
 
 

@@ -15,7 +15,7 @@ from feed.models import OutboxEvent
 from interactions import services as interactions
 from posts import media as post_media
 from posts import rendering, selectors, sql
-from posts.models import Post, PostHashtag
+from posts.models import Post, PostHashtag, PostVersion
 from puppies.db import next_ids
 from puppies.errors import Conflict
 from users import services as users
@@ -145,9 +145,18 @@ def edit_post(post: Post, *, editor: User, content: str | None = None) -> Post:
         raise PermissionDenied("Only the author can edit a post.")
     if content is None:
         return post
-    previous = post.content
-    post.content = content
-    post.save(update_fields=["content", "updated_at"])
+    # Row lock, then the content as it is now: of two concurrent edits each keeps the
+    # version the other wrote, so the history has no gap and no duplicate.
+    current = Post.objects.select_for_update().only("content", "created_at", "edited_at")
+    current = current.get(pk=post.pk)
+    previous = current.content
+    if content == previous:  # nothing changed: no version, no edited_at
+        return post
+    PostVersion.objects.create(
+        post_id=post.pk, content=previous, edited_at=current.edited_at or current.created_at
+    )
+    post.content, post.edited_at = content, timezone.now()
+    post.save(update_fields=["content", "edited_at", "updated_at"])
     rendering.post_changed(post)
     _tag_post(post, previous_text=previous)
     if post.status == Post.Status.PUBLISHED:  # a pending post notifies when published
@@ -234,8 +243,8 @@ def import_posts(*, author: User, contents: Sequence[str]) -> list[int]:
         # Rows as one JSON parameter: quoting one string beats binding thousands of values.
         cursor.execute(
             f"INSERT INTO {posts} (id, author_id, content, media, status, like_count,"  # noqa: S608 (table names from the models)
-            " comment_count, created_at, updated_at, deleted_at, hidden_at)"
-            " SELECT id, %s, content, NULL, %s, 0, 0, %s, %s, NULL, NULL"
+            " comment_count, created_at, updated_at, edited_at, deleted_at, hidden_at)"
+            " SELECT id, %s, content, NULL, %s, 0, 0, %s, %s, NULL, NULL, NULL"
             " FROM json_to_recordset(%s::json) AS t(id bigint, content text)",
             [author.pk, Post.Status.PUBLISHED, now, now, _json_rows(id=ids, content=contents)],
         )

@@ -5,6 +5,7 @@ from posts import views
 urlpatterns = [
     path("posts", views.PostCreateView.as_view(), name="post-create"),
     path("posts/<int:post_id>", views.PostDetailView.as_view(), name="post-detail"),
+    path("posts/<int:post_id>/history", views.PostHistoryView.as_view(), name="post-history"),
     path("uploads/<str:token>", views.MediaUploadView.as_view(), name="media-upload"),
     path("users/<int:user_id>/posts", views.UserPostsView.as_view(), name="user-posts"),
     path("search/posts", views.SearchPostsView.as_view(), name="search-posts"),

@@ -17,6 +17,7 @@ from posts.serializers import (
     HashtagSerializer,
     PostCreateSerializer,
     PostSerializer,
+    PostVersionSerializer,
     PostWriteSerializer,
     SearchQuerySerializer,
     TrendingHashtagsSerializer,
@@ -123,6 +124,20 @@ class PostDetailView(GenericAPIView):
     def delete(self, request, post_id: int):
         services.delete_post(self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PostHistoryView(GenericAPIView):
+    """A post's earlier contents, newest first; whoever may read the post reads them."""
+
+    serializer_class = PostVersionSerializer
+    ordering = ("-id",)
+
+    @extend_schema(responses=PostVersionSerializer(many=True), tags=["posts"])
+    def get(self, request, post_id: int):
+        if selectors.get_post(request.user, post_id) is None:
+            raise NotFound("Post not found.")
+        page = self.paginate_queryset(selectors.post_versions(post_id))
+        return self.get_paginated_response(PostVersionSerializer(page, many=True).data)
 
 
 class UserPostsView(GenericAPIView):
