@@ -18,6 +18,7 @@ from interactions.serializers import (
 from posts import selectors as post_selectors
 from posts.serializers import PostSerializer
 from posts.views import post_page
+from puppies import idempotency
 from puppies.serializers import represent
 from users import selectors as user_selectors
 
@@ -38,8 +39,12 @@ class PostCommentsView(GenericAPIView):
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(
-        request=CommentWriteSerializer, responses={201: CommentSerializer}, tags=["comments"]
+        request=CommentWriteSerializer,
+        responses={201: CommentSerializer},
+        parameters=[idempotency.PARAMETER],
+        tags=["comments"],
     )
+    @idempotency.idempotent
     def post(self, request, post_id: int):
         post = selectors.commentable_post(post_id)
         if post is None:

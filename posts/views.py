@@ -23,7 +23,7 @@ from posts.serializers import (
     TrendingHashtagsSerializer,
     UploadSerializer,
 )
-from puppies import ratelimit
+from puppies import idempotency, ratelimit
 from puppies.pagination import rendered_page
 from users import revocations
 from users import selectors as user_selectors
@@ -50,10 +50,12 @@ class PostCreateView(GenericAPIView):
     @extend_schema(
         request=PostCreateSerializer,
         responses={201: CreatedPostSerializer},
+        parameters=[idempotency.PARAMETER],
         tags=["posts"],
         description="With `media`, the post stays `pending_media` (seen by its author only) "
         "until the image is sent as `upload` says.",
     )
+    @idempotency.idempotent
     def post(self, request):
         ratelimit.enforce(request, "post_create", request.user.pk)
         data = PostCreateSerializer(data=request.data)
