@@ -125,3 +125,24 @@ class PostVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Version {self.pk} of post {self.post_id}"
+
+
+class Pin(models.Model):
+    """A post its author pinned to their profile (at most MAX_PINS each)."""
+
+    MAX_PINS = 5
+
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # The post's author, so that a profile's pins are one index range.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    pinned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(F("author"), F("pinned_at").desc(), F("post").desc(), name="pin_author")
+        ]
+
+    def __str__(self) -> str:
+        return f"Post {self.post_id} pinned by {self.author_id}"

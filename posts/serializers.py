@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from posts.media import FORMATS
-from posts.models import Post, PostVersion
+from posts.models import Pin, Post, PostVersion
 from puppies.serializers import StrictCharField
 from users.serializers import AuthorSerializer
 
@@ -73,6 +73,19 @@ class PostVersionSerializer(serializers.ModelSerializer):
         model = PostVersion
         fields = ["content", "edited_at"]
         read_only_fields = fields
+
+
+class PinSerializer(serializers.ModelSerializer):
+    post_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Pin
+        fields = ["post_id", "pinned_at"]
+        read_only_fields = fields
+
+
+class PinnedPostsSerializer(serializers.Serializer):
+    results = PostSerializer(many=True, help_text="At most 5, most recently pinned first.")
 
 
 class PostWriteSerializer(serializers.Serializer):

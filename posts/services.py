@@ -15,7 +15,7 @@ from feed.models import OutboxEvent
 from interactions import services as interactions
 from posts import media as post_media
 from posts import rendering, selectors, sql
-from posts.models import Post, PostHashtag, PostVersion
+from posts.models import Pin, Post, PostHashtag, PostVersion
 from puppies.db import next_ids
 from puppies.errors import Conflict
 from users import services as users
@@ -178,6 +178,7 @@ def delete_post(post: Post, *, actor: User) -> None:
         if current.hidden_at is None and current.status == Post.Status.PUBLISHED:
             _count_authors_post(current, -1)
         feed.retract_post(post)
+        Pin.objects.filter(post_id=post.pk).delete()
 
 
 @transaction.atomic
@@ -196,6 +197,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
         if post.status == Post.Status.PUBLISHED:
             _count_authors_post(post, -1)
         feed.retract_post(post)
+        Pin.objects.filter(post_id=post.pk).delete()  # unhiding does not pin it again
         interactions.settle_reports(post, resolved=True)
         users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
     return bool(hidden)
@@ -215,6 +217,43 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
         feed.restore_post(post)
         users.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
     return bool(shown)
+
+
+# pg_advisory_xact_lock(_PIN_LOCK, author id): one author's pins are counted one at a time.
+_PIN_LOCK = 0x7019
+
+
+@transaction.atomic
+def pin_post(post: Post, *, actor: User) -> tuple[Pin, bool]:
+    """Pin the actor's own visible post; (the pin, True if this pinned it).
+
+    Conflict when the post is not published and visible, or the author already has
+    Pin.MAX_PINS pins (unpin one first).
+    """
+    if post.author_id != actor.pk:
+        raise PermissionDenied("Only the author can pin a post.")
+    # The post's row lock orders this with a concurrent delete or hide (which unpin it);
+    # the advisory lock, not the author's row, keeps the count exact without making the
+    # author's post creations (which update that row) wait.
+    if not Post.objects.visible().select_for_update().filter(pk=post.pk).values("pk"):
+        raise Conflict("Only a published post others can see can be pinned.")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PIN_LOCK, actor.pk])
+    existing = Pin.objects.filter(post_id=post.pk).first()
+    if existing is not None:
+        return existing, False
+    if Pin.objects.filter(author_id=actor.pk).count() >= Pin.MAX_PINS:
+        raise Conflict(
+            f"You can pin at most {Pin.MAX_PINS} posts: unpin one first.", "pin_limit_reached"
+        )
+    return Pin.objects.create(post_id=post.pk, author_id=actor.pk), True
+
+
+def unpin_post(post: Post, *, actor: User) -> None:
+    """Unpin the actor's own post (idempotent)."""
+    if post.author_id != actor.pk:
+        raise PermissionDenied("Only the author can unpin a post.")
+    Pin.objects.filter(post_id=post.pk).delete()
 
 
 def _json_rows(**columns: Sequence) -> str:

@@ -15,6 +15,8 @@ from posts.serializers import (
     SEARCH_QUERY_MAX_LENGTH,
     CreatedPostSerializer,
     HashtagSerializer,
+    PinnedPostsSerializer,
+    PinSerializer,
     PostCreateSerializer,
     PostSerializer,
     PostVersionSerializer,
@@ -25,6 +27,7 @@ from posts.serializers import (
 )
 from puppies import idempotency, ratelimit
 from puppies.pagination import rendered_page
+from puppies.serializers import represent
 from users import revocations
 from users import selectors as user_selectors
 from users.serializers import UserSerializer
@@ -35,6 +38,14 @@ def post_page(view: GenericAPIView, posts) -> HttpResponse:
     return rendered_page(
         rendering.render_posts(view.request.user, posts), view.paginator.next_cursor
     )
+
+
+def post_or_404(request, post_id: int) -> Post:
+    """The post as GET /v1/posts/{id} shows it to the caller, or 404."""
+    post = selectors.get_post(request.user, post_id)
+    if post is None:
+        raise NotFound("Post not found.")
+    return post
 
 
 def post_response(request, post: Post, status_code: int = 200, **extra) -> HttpResponse:
@@ -99,10 +110,7 @@ class PostDetailView(GenericAPIView):
     token_check_in_redis_call = ("GET",)  # users.revocations: the render script checks it
 
     def get_object(self):
-        post = selectors.get_post(self.request.user, self.kwargs["post_id"])
-        if post is None:
-            raise NotFound("Post not found.")
-        return post
+        return post_or_404(self.request, self.kwargs["post_id"])
 
     @extend_schema(tags=["posts"])
     def get(self, request, post_id: int):
@@ -136,10 +144,48 @@ class PostHistoryView(GenericAPIView):
 
     @extend_schema(responses=PostVersionSerializer(many=True), tags=["posts"])
     def get(self, request, post_id: int):
-        if selectors.get_post(request.user, post_id) is None:
-            raise NotFound("Post not found.")
+        post_or_404(request, post_id)
         page = self.paginate_queryset(selectors.post_versions(post_id))
         return self.get_paginated_response(PostVersionSerializer(page, many=True).data)
+
+
+class PostPinView(GenericAPIView):
+    """Pin or unpin my own post on my profile (at most 5 pinned)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = PinSerializer
+
+    @extend_schema(
+        request=None,
+        responses={201: PinSerializer, 200: PinSerializer},
+        tags=["posts"],
+        description="201 if this pinned the post, 200 if it was pinned already. 409 "
+        "`pin_limit_reached` with 5 posts pinned already; 409 for a post others cannot see.",
+    )
+    def post(self, request, post_id: int):
+        pin, created = services.pin_post(post_or_404(request, post_id), actor=request.user)
+        return Response(
+            represent(PinSerializer, pin),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={204: None}, tags=["posts"])
+    def delete(self, request, post_id: int):
+        services.unpin_post(post_or_404(request, post_id), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserPinnedView(APIView):
+    """A user's pinned posts, most recently pinned first (at most 5: not paged)."""
+
+    @extend_schema(responses=PinnedPostsSerializer, tags=["posts"])
+    def get(self, request, user_id: int):
+        if user_selectors.get_user(request.user, user_id=user_id) is None:
+            raise NotFound("User not found.")
+        posts = rendering.render_posts(request.user, selectors.pinned_post_ids(user_id))
+        return HttpResponse(
+            b'{"results":%s}' % rendering.as_list(posts), content_type="application/json"
+        )
 
 
 class UserPostsView(GenericAPIView):
