@@ -20,12 +20,12 @@ expires after PENDING_TTL_S; a retry after that runs again.
 import contextlib
 import functools
 import hashlib
+import json
 import re
 import secrets
 import time
 from collections.abc import Callable
 
-import orjson
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
@@ -136,7 +136,9 @@ class InProgress(Conflict):
 
 
 def _fingerprint(request) -> bytes:
-    body = orjson.dumps(request.data, option=orjson.OPT_SORT_KEYS, default=str)
+    # The standard library, not orjson: any JSON the parser took (integers past 64 bits,
+    # lone surrogates) must fingerprint, not crash; keys sorted, so key order is no change.
+    body = json.dumps(request.data, sort_keys=True, default=str).encode()
     digest = hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), request.path.encode(), body))
     return digest.hexdigest().encode()
 

@@ -59,7 +59,11 @@ def _error_statuses(path: str, method: str) -> list[str]:
     return statuses
 
 
-_CONFLICTS = {("/v1/auth/register", "post")}
+_CONFLICTS = {
+    ("/v1/auth/register", "post"),
+    # a post others cannot see (pending, hidden), or 5 pinned already (`pin_limit_reached`)
+    ("/v1/posts/{post_id}/pin", "post"),
+}
 
 
 def add_error_responses(result, generator, request, public):

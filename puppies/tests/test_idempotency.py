@@ -66,6 +66,22 @@ def test_the_same_key_with_another_request_is_a_422(as_user):
 
 
 @pytest.mark.django_db
+def test_any_json_body_fingerprints(as_user):
+    """What the JSON parser takes is fingerprinted (not a 500), extra fields included."""
+    body = '{"content": "big", "n": %d, "s": "\\ud800", "nested": {"b": 1, "a": [null]}}'
+
+    def send(n: int):
+        return as_user.post(
+            "/v1/posts", body % n, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k"
+        )
+
+    first, again, other = send(2**70), send(2**70), send(2**70 + 1)
+
+    assert (first.status_code, again.status_code, other.status_code) == (201, 201, 422)
+    assert again.content == first.content
+
+
+@pytest.mark.django_db
 def test_keys_are_per_user_and_different_keys_create_again(as_user, client_for):
     assert _post(as_user, key="a").status_code == 201
     assert _post(as_user, key="b").status_code == 201
