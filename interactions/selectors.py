@@ -124,12 +124,13 @@ def with_newest_actors(recipient: User, groups: list[dict]) -> list[dict]:
             rank=Window(
                 RowNumber(),
                 partition_by=[F("type"), F("post_id"), _group_of()],
-                order_by=F("id").desc(),
+                # by when they acted: a like drain writes a batch's rows in no such order
+                order_by=[F("created_at").desc(), F("id").desc()],
             ),
         )
         .filter(rank__lte=ACTORS_PER_GROUP)
         .select_related("actor")
-        .order_by("-id")
+        .order_by("-created_at", "-id")
     )
     actors: dict[tuple, list[User]] = {}
     for notification in newest:

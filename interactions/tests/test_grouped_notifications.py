@@ -1,6 +1,9 @@
 """GET /v1/notifications?grouped=true: likes per post and follows grouped, newest first."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from interactions.models import Notification
 from interactions.services import drain_like_buffer, mark_notifications_read
@@ -113,3 +116,19 @@ def test_grouped_query_count_does_not_grow_with_the_page(as_user, user, page_que
     assert all(len(g["actors"]) == min(g["count"], 3) for g in response.json()["results"])
     # viewer (as the plain list), the groups, their newest actors
     assert small == large == 3
+
+
+def test_actors_are_the_newest_by_when_they_acted(as_user, user):
+    """A like drain writes a batch's notifications in no particular order of time."""
+    post = PostFactory(author=user)
+    now = timezone.now()
+    late, early, middle, earliest = UserFactory.create_batch(4)
+    for actor, minutes_ago in ((late, 1), (early, 3), (middle, 2), (earliest, 4)):
+        NotificationFactory(
+            recipient=user, type=LIKE, post=post, actor=actor,
+            created_at=now - timedelta(minutes=minutes_ago),
+        )  # fmt: skip
+
+    [group] = grouped(as_user)["results"]
+
+    assert [a["id"] for a in group["actors"]] == [late.id, middle.id, early.id]
