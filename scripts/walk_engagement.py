@@ -103,6 +103,9 @@ def main() -> None:
         if any(g["type"] == "like" for g in page["results"]):
             break
         time.sleep(1)
+    for g in page["results"]:
+        actors = [a["username"] for a in g["actors"]]
+        print(f"group {g['type']} post={g['post_id']} count={g['count']} actors={actors}")
     call("GET", "/v1/notifications?limit=3", alice)  # the plain list, as it was
 
 
