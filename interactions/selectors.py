@@ -1,6 +1,7 @@
 """Reads for likes, comments and notifications."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import BigIntegerField, Case, Count, F, Max, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from interactions.models import Comment, Like, Notification
 from posts.models import Post
@@ -51,6 +52,10 @@ def likes_of(user_id: int) -> QuerySet[Like]:
 
 def notifications_for(recipient: User) -> QuerySet[Notification]:
     """The recipient's notifications, minus those about posts or comments now gone."""
+    return _shown_notifications(recipient).select_related("actor")
+
+
+def _shown_notifications(recipient: User) -> QuerySet[Notification]:
     return (
         Notification.objects.filter(recipient=recipient)
         .filter(
@@ -60,5 +65,73 @@ def notifications_for(recipient: User) -> QuerySet[Notification]:
             Q(comment__isnull=True)
             | Q(comment__deleted_at__isnull=True, comment__hidden_at__isnull=True)
         )
-        .select_related("actor")
     )
+
+
+# Grouped per post and type (a follow has no post: one group). Comments and mentions each
+# carry their own text, so each is a group of its own.
+GROUPED_TYPES = (Notification.Type.LIKE, Notification.Type.FOLLOW)
+ACTORS_PER_GROUP = 3
+
+
+def _group_of() -> Case:
+    """Within (type, post): 0 for the grouped types, else the notification's own id."""
+    return Case(
+        When(type__in=GROUPED_TYPES, then=Value(0)),
+        default=F("id"),
+        output_field=BigIntegerField(),
+    )
+
+
+def notification_groups(recipient: User) -> QuerySet[dict]:
+    """The recipient's shown notifications, grouped: per group its type, post_id, comment_id
+    (of a lone comment or mention), count, latest_id, latest_at and unread count. Keyset
+    order: -latest_id (a group with news moves up)."""
+    return (
+        _shown_notifications(recipient)
+        .annotate(group=_group_of())
+        .values("type", "post_id", "group")
+        .annotate(
+            latest_id=Max("id"),
+            latest_at=Max("created_at"),
+            count=Count("id"),
+            unread=Count("id", filter=Q(read_at__isnull=True)),
+            comment_id=Max("comment_id"),
+        )
+    )
+
+
+def with_newest_actors(recipient: User, groups: list[dict]) -> list[dict]:
+    """`groups` (a page of notification_groups) with `actors`: the ACTORS_PER_GROUP newest
+    actors of each, newest first, in one query whatever the page size."""
+    if not groups:
+        return groups
+    wanted = Q()
+    for group in groups:
+        wanted |= (
+            Q(pk=group["group"])
+            if group["group"]
+            else Q(type=group["type"], post_id=group["post_id"])
+        )
+    newest = (
+        Notification.objects.filter(wanted, recipient=recipient)
+        .annotate(
+            group=_group_of(),
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("type"), F("post_id"), _group_of()],
+                # by when they acted: a like drain writes a batch's rows in no such order
+                order_by=[F("created_at").desc(), F("id").desc()],
+            ),
+        )
+        .filter(rank__lte=ACTORS_PER_GROUP)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
+    actors: dict[tuple, list[User]] = {}
+    for notification in newest:
+        key = (notification.type, notification.post_id, notification.group)
+        actors.setdefault(key, []).append(notification.actor)
+    for group in groups:
+        group["actors"] = actors.get((group["type"], group["post_id"], group["group"]), [])
+    return groups

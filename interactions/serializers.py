@@ -61,6 +61,30 @@ class NotificationSerializer(serializers.ModelSerializer):
         return notification.read_at is not None
 
 
+class NotificationGroupSerializer(serializers.Serializer):
+    """Likes of one post, or follows, grouped (GET /v1/notifications?grouped=true); a comment
+    or a mention is a group of its own, with its comment_id."""
+
+    type = serializers.ChoiceField(choices=Notification.Type.choices)
+    post_id = serializers.IntegerField(allow_null=True)
+    comment_id = serializers.IntegerField(allow_null=True)
+    count = serializers.IntegerField(help_text="Notifications in the group.")
+    actors = AuthorSerializer(many=True, help_text="The 3 newest actors, newest first.")
+    latest_id = serializers.IntegerField(
+        help_text="The newest notification's id (`up_to_id` to mark the group read)."
+    )
+    latest_at = serializers.DateTimeField()
+    read = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.BooleanField(help_text="Every notification of it read."))
+    def get_read(self, group: dict) -> bool:
+        return group["unread"] == 0
+
+
+class NotificationQuerySerializer(serializers.Serializer):
+    grouped = serializers.BooleanField(required=False, default=False)
+
+
 class MarkReadSerializer(serializers.Serializer):
     up_to_id = serializers.IntegerField(min_value=1, required=False)
 

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -11,6 +11,8 @@ from interactions.serializers import (
     CommentWriteSerializer,
     LikeSerializer,
     MarkReadSerializer,
+    NotificationGroupSerializer,
+    NotificationQuerySerializer,
     NotificationSerializer,
     ReportSerializer,
     ReportWriteSerializer,
@@ -18,7 +20,7 @@ from interactions.serializers import (
 from posts import selectors as post_selectors
 from posts.serializers import PostSerializer
 from posts.views import post_page
-from puppies import ratelimit
+from puppies import idempotency, ratelimit
 from puppies.serializers import represent
 from users import selectors as user_selectors
 
@@ -41,8 +43,12 @@ class PostCommentsView(GenericAPIView):
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(
-        request=CommentWriteSerializer, responses={201: CommentSerializer}, tags=["comments"]
+        request=CommentWriteSerializer,
+        responses={201: CommentSerializer},
+        parameters=[idempotency.PARAMETER],
+        tags=["comments"],
     )
+    @idempotency.idempotent
     def post(self, request, post_id: int):
         ratelimit.enforce_with_token_check(request, "comment", request.user.pk)
         data = CommentWriteSerializer(data=request.data)
@@ -120,10 +126,37 @@ class NotificationListView(GenericAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = NotificationSerializer
-    ordering = ("-id",)
+    _grouped = False
 
-    @extend_schema(responses=NotificationSerializer(many=True), tags=["notifications"])
+    @property
+    def ordering(self):  # groups page by their newest notification
+        return ("-latest_id",) if self._grouped else ("-id",)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "grouped",
+                bool,
+                description="true: likes (per post) and follows grouped, with a count and "
+                "the 3 newest actors; comments and mentions one per group.",
+            )
+        ],
+        responses=PolymorphicProxySerializer(
+            component_name="NotificationOrGroup",
+            serializers=[NotificationSerializer, NotificationGroupSerializer],
+            resource_type_field_name=None,
+            many=True,
+        ),
+        tags=["notifications"],
+    )
     def get(self, request):
+        query = NotificationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self._grouped = query.validated_data["grouped"]
+        if self._grouped:
+            page = self.paginate_queryset(selectors.notification_groups(request.user))
+            page = selectors.with_newest_actors(request.user, page)
+            return self.get_paginated_response(NotificationGroupSerializer(page, many=True).data)
         page = self.paginate_queryset(selectors.notifications_for(request.user))
         return self.get_paginated_response(NotificationSerializer(page, many=True).data)
 

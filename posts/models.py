@@ -49,6 +49,8 @@ class Post(models.Model):
     comment_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # When its content last changed by an edit (null: never edited); PostVersion keeps the rest.
+    edited_at = models.DateTimeField(null=True, blank=True)
     # Soft delete and moderation: rows stay so feeds and counters can react.
     deleted_at = models.DateTimeField(null=True, blank=True)
     hidden_at = models.DateTimeField(null=True, blank=True)
@@ -153,3 +155,45 @@ class MediaUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} upload {self.pk} ({self.state})"
+
+
+class PostVersion(models.Model):
+    """An earlier content of a post, kept when an edit replaced it.
+
+    `edited_at` is when this content was written: the post's creation for the first
+    version, the edit that wrote it for later ones (as the post's own `edited_at`).
+    """
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+", db_index=False)
+    content = models.TextField(max_length=2000)
+    edited_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # a post's versions, newest first (keyset on id: versions are written in order)
+            models.Index(F("post"), F("id").desc(), name="postversion_post"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Version {self.pk} of post {self.post_id}"
+
+
+class Pin(models.Model):
+    """A post its author pinned to their profile (at most MAX_PINS each)."""
+
+    MAX_PINS = 5
+
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # The post's author, so that a profile's pins are one index range.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    pinned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(F("author"), F("pinned_at").desc(), F("post").desc(), name="pin_author")
+        ]
+
+    def __str__(self) -> str:
+        return f"Post {self.post_id} pinned by {self.author_id}"

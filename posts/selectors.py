@@ -10,7 +10,15 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from posts.models import SEARCH_CONFIG, Post, PostHashtag, content_search_vector, visible_q
+from posts.models import (
+    SEARCH_CONFIG,
+    Pin,
+    Post,
+    PostHashtag,
+    PostVersion,
+    content_search_vector,
+    visible_q,
+)
 from users import selectors as users
 from users.models import User
 
@@ -26,6 +34,17 @@ def get_post(viewer: User, post_id: int) -> Post | None:
     if post is None or not (post.is_visible or post.author_id == viewer.pk):
         return None
     return post
+
+
+def post_versions(post_id: int) -> QuerySet[PostVersion]:
+    """The earlier contents of a post (check first that the viewer may read the post)."""
+    return PostVersion.objects.filter(post_id=post_id)
+
+
+def pinned_post_ids(author_id: int) -> list[int]:
+    """The author's pinned posts that others may see, most recently pinned first."""
+    pins = Pin.objects.filter(visible_q("post__"), author_id=author_id)
+    return list(pins.order_by("-pinned_at", "-post_id").values_list("post_id", flat=True))
 
 
 # A list page loads only what paging needs; posts.rendering has the rest cached (and

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from posts import selectors
 from posts.media.images import FORMATS
-from posts.models import Post
+from posts.models import Pin, Post, PostVersion
 from puppies.serializers import StrictCharField
 from users.serializers import AuthorSerializer
 
@@ -57,8 +57,12 @@ class PostSerializer(serializers.ModelSerializer):
             "liked_by_me",
             "created_at",
             "updated_at",
+            "edited_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "edited_at": {"help_text": "When the content was last edited (null: never)."}
+        }
 
     @extend_schema_field(MediaSerializer(allow_null=True))
     def get_media(self, post: Post) -> dict | None:
@@ -88,6 +92,29 @@ class PostBodySerializer(PostSerializer):
         read_only_fields = fields
 
 
+class PostVersionSerializer(serializers.ModelSerializer):
+    """An earlier content of a post; `edited_at` is when it was written (the post's creation
+    for the first version)."""
+
+    class Meta:
+        model = PostVersion
+        fields = ["content", "edited_at"]
+        read_only_fields = fields
+
+
+class PinSerializer(serializers.ModelSerializer):
+    post_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Pin
+        fields = ["post_id", "pinned_at"]
+        read_only_fields = fields
+
+
+class PinnedPostsSerializer(serializers.Serializer):
+    results = PostSerializer(many=True, help_text="At most 5, most recently pinned first.")
+
+
 class PostWriteSerializer(serializers.Serializer):
     content = StrictCharField(min_length=1, max_length=settings.POST_MAX_LENGTH)
 
@@ -96,14 +123,13 @@ class MediaClaimSerializer(serializers.Serializer):
     """The image a new post will carry, declared before it is sent."""
 
     content_type = serializers.ChoiceField(choices=sorted(FORMATS))
-    size = serializers.IntegerField(min_value=1, help_text="bytes, at most MEDIA_MAX_BYTES")
-
-    def validate_size(self, size: int) -> int:
-        if size > settings.MEDIA_MAX_BYTES:
-            raise serializers.ValidationError(
-                f"Images are at most {settings.MEDIA_MAX_BYTES} bytes."
-            )
-        return size
+    # The limit in the schema too: a client (or the contract run) can tell it beforehand.
+    size = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.MEDIA_MAX_BYTES,
+        error_messages={"max_value": "Images are at most {max_value} bytes."},
+        help_text="bytes, at most MEDIA_MAX_BYTES",
+    )
 
 
 class PostCreateSerializer(PostWriteSerializer):

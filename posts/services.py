@@ -15,8 +15,9 @@ from feed.models import OutboxEvent
 from interactions import services as interactions
 from posts import rendering, sql
 from posts.media import files as media_files
-from posts.models import Post, PostHashtag
+from posts.models import Pin, Post, PostHashtag, PostVersion
 from puppies.db import next_ids
+from puppies.errors import Conflict
 from users import services as users
 from users.models import AuditLog, User
 
@@ -153,9 +154,18 @@ def edit_post(post: Post, *, editor: User, content: str | None = None) -> Post:
         raise PermissionDenied("Only the author can edit a post.")
     if content is None:
         return post
-    previous = post.content
-    post.content = content
-    post.save(update_fields=["content", "updated_at"])
+    # Row lock, then the content as it is now: of two concurrent edits each keeps the
+    # version the other wrote, so the history has no gap and no duplicate.
+    current = Post.objects.select_for_update().only("content", "created_at", "edited_at")
+    current = current.get(pk=post.pk)
+    previous = current.content
+    if content == previous:  # nothing changed: no version, no edited_at
+        return post
+    PostVersion.objects.create(
+        post_id=post.pk, content=previous, edited_at=current.edited_at or current.created_at
+    )
+    post.content, post.edited_at = content, timezone.now()
+    post.save(update_fields=["content", "edited_at", "updated_at"])
     rendering.post_changed(post)
     _tag_post(post, previous_text=previous)
     if post.status == Post.Status.PUBLISHED:  # a pending post notifies when published
@@ -184,6 +194,7 @@ def delete_post(post: Post, *, actor: User) -> None:
             _count_authors_post(current, -1)
         feed.retract_post(post)
         media_files.visibility_changed(current)
+        Pin.objects.filter(post_id=post.pk).delete()
 
 
 @transaction.atomic
@@ -204,6 +215,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
             _count_authors_post(post, -1)
         feed.retract_post(post)
         media_files.visibility_changed(post)
+        Pin.objects.filter(post_id=post.pk).delete()  # unhiding does not pin it again
         interactions.settle_reports(post, resolved=True)
         users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
     return bool(hidden)
@@ -225,6 +237,43 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
         media_files.visibility_changed(post)
         users.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
     return bool(shown)
+
+
+# pg_advisory_xact_lock(_PIN_LOCK, author id): one author's pins are counted one at a time.
+_PIN_LOCK = 0x7019
+
+
+@transaction.atomic
+def pin_post(post: Post, *, actor: User) -> tuple[Pin, bool]:
+    """Pin the actor's own visible post; (the pin, True if this pinned it).
+
+    Conflict when the post is not published and visible, or the author already has
+    Pin.MAX_PINS pins (unpin one first).
+    """
+    if post.author_id != actor.pk:
+        raise PermissionDenied("Only the author can pin a post.")
+    # The post's row lock orders this with a concurrent delete or hide (which unpin it);
+    # the advisory lock, not the author's row, keeps the count exact without making the
+    # author's post creations (which update that row) wait.
+    if not Post.objects.visible().select_for_update().filter(pk=post.pk).values("pk"):
+        raise Conflict("Only a published post others can see can be pinned.")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PIN_LOCK, actor.pk])
+    existing = Pin.objects.filter(post_id=post.pk).first()
+    if existing is not None:
+        return existing, False
+    if Pin.objects.filter(author_id=actor.pk).count() >= Pin.MAX_PINS:
+        raise Conflict(
+            f"You can pin at most {Pin.MAX_PINS} posts: unpin one first.", "pin_limit_reached"
+        )
+    return Pin.objects.create(post_id=post.pk, author_id=actor.pk), True
+
+
+def unpin_post(post: Post, *, actor: User) -> None:
+    """Unpin the actor's own post (idempotent)."""
+    if post.author_id != actor.pk:
+        raise PermissionDenied("Only the author can unpin a post.")
+    Pin.objects.filter(post_id=post.pk).delete()
 
 
 def _json_rows(**columns: Sequence) -> str:
@@ -253,8 +302,8 @@ def import_posts(*, author: User, contents: Sequence[str]) -> list[int]:
         # Rows as one JSON parameter: quoting one string beats binding thousands of values.
         cursor.execute(
             f"INSERT INTO {posts} (id, author_id, content, media, status, like_count,"  # noqa: S608 (table names from the models)
-            " comment_count, created_at, updated_at, deleted_at, hidden_at)"
-            " SELECT id, %s, content, NULL, %s, 0, 0, %s, %s, NULL, NULL"
+            " comment_count, created_at, updated_at, edited_at, deleted_at, hidden_at)"
+            " SELECT id, %s, content, NULL, %s, 0, 0, %s, %s, NULL, NULL, NULL"
             " FROM json_to_recordset(%s::json) AS t(id bigint, content text)",
             [author.pk, Post.Status.PUBLISHED, now, now, _json_rows(id=ids, content=contents)],
         )

@@ -14,9 +14,9 @@ USER = User._meta.db_table
 PUBLISH_NEW = f"""
 WITH post AS (
     INSERT INTO {POST} (author_id, content, media, status, like_count, comment_count,
-                        created_at, updated_at, deleted_at, hidden_at)
+                        created_at, updated_at, edited_at, deleted_at, hidden_at)
     VALUES (%(author)s, %(content)s, NULL, '{Post.Status.PUBLISHED}', 0, 0, %(now)s, %(now)s,
-            NULL, NULL)
+            NULL, NULL, NULL)
     RETURNING id
 ), tagged AS (
     INSERT INTO {TAG} (post_id, tag, created_at)

@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,16 +15,20 @@ from posts.serializers import (
     SEARCH_QUERY_MAX_LENGTH,
     CreatedPostSerializer,
     HashtagSerializer,
+    PinnedPostsSerializer,
+    PinSerializer,
     PostCreateSerializer,
     PostSerializer,
+    PostVersionSerializer,
     PostWriteSerializer,
     SearchQuerySerializer,
     TrendingHashtagsSerializer,
     UploadSerializer,
     UserSearchQuerySerializer,
 )
-from puppies import ratelimit
+from puppies import idempotency, ratelimit
 from puppies.pagination import rendered_page
+from puppies.serializers import represent
 from users import revocations
 from users import selectors as user_selectors
 from users.serializers import UserSerializer
@@ -35,6 +39,14 @@ def post_page(view: GenericAPIView, posts) -> HttpResponse:
     return rendered_page(
         rendering.render_posts(view.request.user, posts), view.paginator.next_cursor
     )
+
+
+def post_or_404(request, post_id: int) -> Post:
+    """The post as GET /v1/posts/{id} shows it to the caller, or 404."""
+    post = selectors.get_post(request.user, post_id)
+    if post is None:
+        raise NotFound("Post not found.")
+    return post
 
 
 def post_response(request, post: Post, status_code: int = 200, **extra) -> HttpResponse:
@@ -50,10 +62,12 @@ class PostCreateView(GenericAPIView):
     @extend_schema(
         request=PostCreateSerializer,
         responses={201: CreatedPostSerializer},
+        parameters=[idempotency.PARAMETER],
         tags=["posts"],
         description="With `media`, the post stays `pending_media` (seen by its author only) "
         "until the image is sent as `upload` says.",
     )
+    @idempotency.idempotent
     def post(self, request):
         ratelimit.enforce(request, "post_create", request.user.pk)
         data = PostCreateSerializer(data=request.data)
@@ -82,10 +96,7 @@ class PostDetailView(GenericAPIView):
     token_check_in_redis_call = ("GET",)  # users.revocations: the render script checks it
 
     def get_object(self):
-        post = selectors.get_post(self.request.user, self.kwargs["post_id"])
-        if post is None:
-            raise NotFound("Post not found.")
-        return post
+        return post_or_404(self.request, self.kwargs["post_id"])
 
     @extend_schema(tags=["posts"])
     def get(self, request, post_id: int):
@@ -110,6 +121,58 @@ class PostDetailView(GenericAPIView):
     def delete(self, request, post_id: int):
         services.delete_post(self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PostHistoryView(GenericAPIView):
+    """A post's earlier contents, newest first; whoever may read the post reads them."""
+
+    serializer_class = PostVersionSerializer
+    ordering = ("-id",)
+
+    @extend_schema(responses=PostVersionSerializer(many=True), tags=["posts"])
+    def get(self, request, post_id: int):
+        post_or_404(request, post_id)
+        page = self.paginate_queryset(selectors.post_versions(post_id))
+        return self.get_paginated_response(PostVersionSerializer(page, many=True).data)
+
+
+class PostPinView(GenericAPIView):
+    """Pin or unpin my own post on my profile (at most 5 pinned)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = PinSerializer
+
+    @extend_schema(
+        request=None,
+        responses={201: PinSerializer, 200: PinSerializer},
+        tags=["posts"],
+        description="201 if this pinned the post, 200 if it was pinned already. 409 "
+        "`pin_limit_reached` with 5 posts pinned already; 409 for a post others cannot see.",
+    )
+    def post(self, request, post_id: int):
+        pin, created = services.pin_post(post_or_404(request, post_id), actor=request.user)
+        return Response(
+            represent(PinSerializer, pin),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={204: None}, tags=["posts"])
+    def delete(self, request, post_id: int):
+        services.unpin_post(post_or_404(request, post_id), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserPinnedView(APIView):
+    """A user's pinned posts, most recently pinned first (at most 5: not paged)."""
+
+    @extend_schema(responses=PinnedPostsSerializer, tags=["posts"])
+    def get(self, request, user_id: int):
+        if user_selectors.get_user(request.user, user_id=user_id) is None:
+            raise NotFound("User not found.")
+        posts = rendering.render_posts(request.user, selectors.pinned_post_ids(user_id))
+        return HttpResponse(
+            b'{"results":%s}' % rendering.as_list(posts), content_type="application/json"
+        )
 
 
 class UserPostsView(GenericAPIView):

@@ -105,7 +105,7 @@ class KeysetPagination(BasePagination):
 
         cursor = query_value(request, "cursor")
         if cursor:
-            key = self._parse_key(queryset.model, names, decode_cursor(cursor))
+            key = self._parse_key(queryset, names, decode_cursor(cursor))
             after = TupleLessThan if descending else TupleGreaterThan
             queryset = queryset.filter(after(Tuple(*(F(n) for n in names)), key))
 
@@ -114,18 +114,25 @@ class KeysetPagination(BasePagination):
         if len(items) > limit:
             items = items[:limit]
             last = items[-1]
-            self.next_cursor = encode_cursor([getattr(last, n) for n in names])
+            # rows of a values() queryset (grouped lists) are dicts
+            self.next_cursor = encode_cursor(
+                [last[n] if isinstance(last, dict) else getattr(last, n) for n in names]
+            )
         return items
 
     @staticmethod
-    def _parse_key(model, names: list[str], raw: list) -> tuple:
+    def _parse_key(queryset: QuerySet, names: list[str], raw: list) -> tuple:
         if len(raw) != len(names):
             raise ValidationError({"cursor": ["Invalid cursor."]})
+
+        def field(name: str):  # a model field, or an annotation's (e.g. Max("id"))
+            annotation = queryset.query.annotations.get(name)
+            if annotation is not None:
+                return annotation.output_field
+            return queryset.model._meta.get_field(name)
+
         try:
-            return tuple(
-                model._meta.get_field(name).to_python(value)
-                for name, value in zip(names, raw, strict=True)
-            )
+            return tuple(field(n).to_python(value) for n, value in zip(names, raw, strict=True))
         except Exception:
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
 

@@ -2,6 +2,8 @@
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 
+from puppies.idempotency import HEADER
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -30,8 +32,13 @@ _DESCRIPTIONS = {
     "409": "Conflicts with what exists (for example a username or email already taken).",
     "413": "The body is larger than allowed or declared.",
     "415": "The body's Content-Type is not the one declared.",
+    "422": "This Idempotency-Key was used for another request (`idempotency_key_reused`).",
     "429": "Rate limited; see the Retry-After header.",
 }
+_IN_PROGRESS = (
+    "A request with this Idempotency-Key is still being processed (`in_progress`); "
+    "retry after Retry-After."
+)
 
 
 class PuppiesJWTScheme(SimpleJWTScheme):
@@ -61,6 +68,8 @@ _CONFLICTS = {
     ("/v1/uploads/{token}", "put"),  # a used link
     ("/v1/posts/{post_id}/media/complete", "post"),  # no file arrived yet
     ("/v1/users/me/avatar/complete", "post"),
+    # a post others cannot see (pending, hidden), or 5 pinned already (`pin_limit_reached`)
+    ("/v1/posts/{post_id}/pin", "post"),
 }
 _MORE_ERRORS = {
     ("/v1/uploads/{token}", "put"): ["413", "415"],
@@ -77,6 +86,9 @@ def add_error_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             for status in _error_statuses(path, method):
                 responses.setdefault(status, {"description": _DESCRIPTIONS[status], "content": ref})
+            if any(p.get("name") == HEADER for p in operation.get("parameters", ())):
+                responses.setdefault("422", {"description": _DESCRIPTIONS["422"], "content": ref})
+                responses.setdefault("409", {"description": _IN_PROGRESS, "content": ref})
             why = _WHY_400.get((path, method)) or (
                 _BAD_CURSOR
                 if any(p.get("name") == "cursor" for p in operation.get("parameters", ()))
