@@ -1,7 +1,7 @@
 import os
 import threading
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "puppies.settings")
 
@@ -26,3 +26,15 @@ class OutboxRelay(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(OutboxRelay)
+
+
+def _connect_metrics() -> None:
+    from puppies import metrics
+
+    signals.task_prerun.connect(metrics.task_started, weak=False)
+    signals.task_postrun.connect(metrics.task_finished, weak=False)
+    signals.task_revoked.connect(metrics.task_revoked, weak=False)
+    signals.worker_init.connect(lambda **_: metrics.serve_worker_metrics(), weak=False)
+
+
+_connect_metrics()

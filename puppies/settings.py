@@ -179,6 +179,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Every queue a task is routed to (the routes below): /metrics reports each one's length,
+# and compose and deploy/k8s run one worker pool per queue. `media` has no task yet (an
+# upload is checked in its request) but keeps its place in the Procfile's worker.
+WORKER_QUEUES = ("default", "fanout", "likes", "ingestion", "media")
 CELERY_TASK_ROUTES: dict = {
     "feed.tasks.fan_out_post": {"queue": "fanout"},
 }
