@@ -165,6 +165,17 @@ def outbox_backlog() -> int:
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()
 
 
+def outbox_oldest_age() -> float:
+    """Seconds since the oldest unprocessed event was written (0 when none is)."""
+    oldest = (
+        OutboxEvent.objects.filter(processed_at__isnull=True)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return (timezone.now() - oldest).total_seconds() if oldest else 0.0
+
+
 def process_event(event_id: int) -> None:
     """Apply one outbox event to the feeds. Idempotent: safe to run twice or concurrently."""
     event = OutboxEvent.objects.select_related("post").filter(pk=event_id).first()
