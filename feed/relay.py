@@ -20,6 +20,7 @@ from django.db import connection
 
 from feed import services
 from feed.sql import OUTBOX_CHANNEL
+from puppies import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -58,4 +59,6 @@ def _listen(stop: threading.Event) -> None:
         logger.info("outbox relay listening (%s events caught up)", caught_up)
         while not stop.is_set():
             for note in conn.notifies(timeout=_WAIT_S):
-                services.dispatch(int(note.payload))
+                event_id, _, parent = note.payload.partition(" ")
+                with tracing.continued(parent):  # the writer's trace, when tracing is on
+                    services.dispatch(int(event_id))

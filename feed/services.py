@@ -26,6 +26,7 @@ from feed.metrics import FANOUT_LAG, FANOUT_ROWS
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from posts.models import Post
 from puppies import redis as puppies_redis
+from puppies import tracing
 from users.models import Follow, User
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def stop_following(follower: User, followee: User) -> None:
 def _emit(post_ids: list[int], kind: str) -> None:
     """The events, written with the change; the relay (feed.relay) dispatches them at commit."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.EMIT, {"kind": kind, "posts": post_ids})
+        cursor.execute(sql.EMIT, {"kind": kind, "posts": post_ids, "trace": tracing.traceparent()})
         event_ids = [row[0] for row in cursor.fetchall()]
     from puppies.celery import app
 

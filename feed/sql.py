@@ -14,6 +14,8 @@ OUTBOX = OutboxEvent._meta.db_table
 
 # Outbox events (one per post) and their notifications in one statement; PostgreSQL
 # delivers a notification when (and only if) the transaction commits (feed.relay listens).
+# The payload is the event id, then the writer's W3C traceparent when tracing is on, so
+# that the relay queues the fan-out in the request's trace (puppies/tracing.py).
 OUTBOX_CHANNEL = "feed_outbox"
 EMIT = f"""
 WITH event AS (
@@ -21,7 +23,7 @@ WITH event AS (
     SELECT %(kind)s, post, now(), now(), 1 FROM unnest(%(posts)s::bigint[]) post
     RETURNING id
 )
-SELECT id, pg_notify('{OUTBOX_CHANNEL}', id::text) FROM event
+SELECT id, pg_notify('{OUTBOX_CHANNEL}', id::text || COALESCE(' ' || %(trace)s, '')) FROM event
 """  # noqa: S608
 
 VISIBLE = "p.status = 'published' AND p.deleted_at IS NULL AND p.hidden_at IS NULL"

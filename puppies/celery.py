@@ -1,3 +1,4 @@
+import logging.config
 import os
 import threading
 
@@ -28,13 +29,36 @@ class OutboxRelay(bootsteps.StartStopStep):
 app.steps["worker"].add(OutboxRelay)
 
 
-def _connect_metrics() -> None:
+def _worker_started(**_) -> None:
+    from puppies import metrics, tracing
+
+    tracing.setup("puppies-worker")  # in the main process, before the pool forks
+    metrics.serve_worker_metrics()
+
+
+def _tracing_setup(service: str) -> None:
+    from puppies import tracing
+
+    tracing.setup(service)
+
+
+def _django_logging(**_) -> None:
+    # Workers log like the web (JSON lines with request and trace ids): Celery leaves the
+    # logging alone when this signal has a receiver.
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+def _connect_signals() -> None:
     from puppies import metrics
 
     signals.task_prerun.connect(metrics.task_started, weak=False)
     signals.task_postrun.connect(metrics.task_finished, weak=False)
     signals.task_revoked.connect(metrics.task_revoked, weak=False)
-    signals.worker_init.connect(lambda **_: metrics.serve_worker_metrics(), weak=False)
+    signals.worker_init.connect(_worker_started, weak=False)
+    signals.beat_init.connect(lambda **_: _tracing_setup("puppies-beat"), weak=False)
+    signals.setup_logging.connect(_django_logging, weak=False)
 
 
-_connect_metrics()
+_connect_signals()

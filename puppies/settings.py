@@ -479,11 +479,16 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "puppies.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "puppies.request_id.RequestIdLogFilter"},
+        # trace_id / span_id of the current span (puppies/tracing.py; null with tracing off).
+        "trace": {"()": "puppies.tracing.TraceLogFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s"
+            " %(span_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }
     },
@@ -491,7 +496,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "trace"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
