@@ -135,3 +135,54 @@ def test_compose_runs_redis_with_aof_always_and_grafana_with_the_dashboard():
     sources = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())
     uids = {source["uid"] for source in sources["datasources"]}
     assert {t["datasource"]["uid"] for p in dashboard_panels() for t in p["targets"]} <= uids
+
+
+def k8s(kind: str) -> dict[str, dict]:
+    docs = [
+        doc
+        for path in sorted((ROOT / "deploy/k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def test_kubernetes_runs_a_scaled_worker_pool_per_queue_and_one_beat():
+    deployments = k8s("Deployment")
+    pools = {}
+    for name, deployment in deployments.items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        command = container["command"]
+        if command[:4] == ["celery", "-A", "puppies", "worker"]:
+            pools[name] = command[command.index("--queues") + 1]
+    assert sorted(pools.values()) == sorted(settings.WORKER_QUEUES)
+    scaled = k8s("ScaledObject")
+    for name, queue in pools.items():
+        (trigger,) = scaled[name]["spec"]["triggers"]
+        assert (trigger["type"], trigger["metadata"]["listName"]) == ("redis", queue)
+        assert scaled[name]["spec"]["scaleTargetRef"]["name"] == name
+    assert set(k8s("PodDisruptionBudget")) == {"web", *pools}
+
+    beat = deployments["beat"]["spec"]
+    assert (beat["replicas"], beat["strategy"]["type"]) == (1, "Recreate")
+    assert "beat" not in k8s("HorizontalPodAutoscaler")
+
+    (hpa,) = k8s("HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "web"
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    web = deployments["web"]["spec"]["template"]["spec"]["containers"][0]
+    assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert k8s("Job")["migrate"]["spec"]["template"]["spec"]["containers"][0]["command"][1:3] == [
+        "manage.py",
+        "migrate",
+    ]
+
+
+def test_the_kubernetes_redis_of_the_like_buffer_fsyncs_every_write():
+    (redis,) = k8s("StatefulSet")["redis-durable"]["spec"]["template"]["spec"]["containers"]
+    args = redis["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--appendfsync") + 1] == "always"
+    config = k8s("ConfigMap")["puppies-config"]["data"]
+    assert config["REDIS_URL"] == config["LIKE_BUFFER_REDIS_URL"] == "redis://redis-durable:6379/0"
