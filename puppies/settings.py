@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
     "ingestion",
 ]
 
+CORS_MIDDLEWARE = "corsheaders.middleware.CorsMiddleware"
 MIDDLEWARE = [
     "puppies.middleware.RequestMetricsMiddleware",
     "puppies.request_id.RequestIdMiddleware",
@@ -111,6 +113,21 @@ MIDDLEWARE = [
     "puppies.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- CORS: browser clients on other origins (django-cors-headers) -----------------
+# None by default, and then the middleware is not installed at all (no cost per request).
+# Placed before the rate limits, so that a 429 reaches the browser's script readable.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key", "x-request-id")
+# What a script may read of a response besides the safelisted headers.
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "X-Feed-Degraded"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+if CORS_ALLOWED_ORIGINS:
+    INSTALLED_APPS.append("corsheaders")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("puppies.ratelimit.GlobalRateLimitMiddleware"), CORS_MIDDLEWARE
+    )
 
 ROOT_URLCONF = "puppies.urls"
 WSGI_APPLICATION = "puppies.wsgi.application"
