@@ -156,6 +156,28 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A streaming read replica (puppies/db_router.py): GETs of feeds, posts, profiles and lists
+# read from it, unless the caller wrote in the last READ_YOUR_WRITES_S or the replica is
+# more than REPLICA_MAX_LAG_S behind (looked at every REPLICA_LAG_CHECK_S per process).
+# Unset: no router, no middleware, every read on the primary.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+READ_YOUR_WRITES_S = env.int("READ_YOUR_WRITES_S", default=10)
+REPLICA_MAX_LAG_S = env.float("REPLICA_MAX_LAG_S", default=5.0)
+REPLICA_LAG_CHECK_S = env.float("REPLICA_LAG_CHECK_S", default=1.0)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        "ENGINE": "django.db.backends.postgresql",
+        # Tests: the same database as default (pytest-django creates no second one).
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["puppies.db_router.ReplicaRouter"]
+    # After the request id: it marks the requests whose reads may go to the replica.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("puppies.request_id.RequestIdMiddleware") + 1,
+        "puppies.db_router.ReplicaReadsMiddleware",
+    )
 # PostgreSQL unreachable: what a refused request's Retry-After says (read-only mode).
 DB_DOWN_RETRY_AFTER_S = env.int("DB_DOWN_RETRY_AFTER_S", default=5)
 
