@@ -155,6 +155,10 @@ def task_revoked(request=None, expired=False, **_) -> None:
     TASKS.labels(name, queue, "expired" if expired else "revoked").inc()
 
 
+# A worker's container or pod is its own host: its metrics port is reached on the pod IP.
+_ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
+
+
 def serve_worker_metrics() -> None:
     """Serve this worker's metrics (its pool processes' too) on WORKER_METRICS_PORT.
 
@@ -173,7 +177,7 @@ def serve_worker_metrics() -> None:
     MultiProcessCollector(registry)
     start_http_server(
         int(port),
-        addr=os.environ.get("WORKER_METRICS_ADDR", "0.0.0.0"),  # noqa: S104  # nosec B104
+        addr=os.environ.get("WORKER_METRICS_ADDR", _ALL_INTERFACES),
         registry=registry,
     )  # the pod's port, scraped over the cluster network (a container of its own)
     logger.info("worker metrics on :%s/metrics", port)
