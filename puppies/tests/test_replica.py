@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from puppies.tests.support import ROOT
 
@@ -55,22 +56,40 @@ class Server:
         return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
 
 
+pytestmark = pytest.mark.timeout(300)  # two servers to start, replay to wait for
+
+
 @pytest.fixture(scope="module")
-def primary_and_replica():
-    if not (binary("initdb") and binary("pg_basebackup")):
+def primary_and_replica(django_db_setup):
+    if not all(map(binary, ("initdb", "pg_basebackup", "pg_dump", "psql"))):
         pytest.skip("PostgreSQL server binaries are not installed")
     root = Path(tempfile.mkdtemp(prefix="puppies-replica-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     primary = Server(root / "primary", free_port())
     replica = Server(root / "replica", free_port())
-    run([binary("initdb"), "-D", str(primary.data), "-U", "postgres", "--auth=trust"])
+    run([binary("initdb"), "-D", str(primary.data), "-U", "postgres", "--auth=trust", "--no-sync"])
     primary.start()
     try:
         with psycopg.connect(primary.url("postgres"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE puppies")
+        # The test database's schema (migrated by pytest-django): seconds, where running
+        # the migrations again takes a minute.
+        db = connection.settings_dict  # its NAME is switched per test: the test name is
+        name = db["TEST"].get("NAME") or f"test_{db['NAME']}"  # Django's rule for it
+        test_db = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}"
+        schema = subprocess.run(  # noqa: S603
+            [shutil.which("pg_dump"), "--schema-only", "--no-owner", "--no-privileges", test_db],
+            check=True, capture_output=True, timeout=120,
+        ).stdout  # fmt: skip
+        subprocess.run(  # noqa: S603
+            [shutil.which("psql"), "-q", "-v", "ON_ERROR_STOP=1", primary.url("puppies")],
+            input=schema, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        # A fast checkpoint: the default spreads it over minutes.
+        backup = ["-R", "-X", "stream", "--no-sync", "--checkpoint=fast"]
         run([binary("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U",
-             "postgres", "-D", str(replica.data), "-R", "-X", "stream"])  # fmt: skip
+             "postgres", "-D", str(replica.data), *backup])  # fmt: skip
         replica.start()
         env = {
             **os.environ,
@@ -85,10 +104,6 @@ def primary_and_replica():
             "REPLICA_LAG_CHECK_S": "0",
             "DEBUG": "true",
         }
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
         yield replica, env
     finally:
         for server in (replica, primary):
