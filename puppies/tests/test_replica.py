@@ -75,8 +75,10 @@ def primary_and_replica(django_db_setup):
             conn.execute("CREATE DATABASE puppies")
         # The test database's schema (migrated by pytest-django): seconds, where running
         # the migrations again takes a minute.
-        db = connection.settings_dict  # its NAME is switched per test: the test name is
-        name = db["TEST"].get("NAME") or f"test_{db['NAME']}"  # Django's rule for it
+        # The test database, migrated by pytest-django. Outside a test, settings_dict may
+        # still name the database it is made from (Django prefixes "test_").
+        db = connection.settings_dict
+        name = db["NAME"] if db["NAME"].startswith("test_") else f"test_{db['NAME']}"
         test_db = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}"
         schema = subprocess.run(  # noqa: S603
             [shutil.which("pg_dump"), "--schema-only", "--no-owner", "--no-privileges", test_db],
