@@ -29,6 +29,13 @@ class OutboxRelay(bootsteps.StartStopStep):
 app.steps["worker"].add(OutboxRelay)
 
 
+@app.task(name="puppies.sample_ops", ignore_result=True)
+def sample_ops() -> None:
+    from puppies import ops
+
+    ops.sample()
+
+
 def _worker_started(**_) -> None:
     from puppies import metrics, tracing
 

@@ -64,6 +64,16 @@ def scrape_gauge(name: str, documentation: str, label: str | None = None):
     return register
 
 
+def read_gauge(name: str):
+    """The current value of scrape gauge `name` (a float, or {label: float}); None when
+    what it reads is unavailable."""
+    try:
+        return _scrape_gauges[name][2]()
+    except Exception:
+        logger.warning("metric %s unavailable", name, exc_info=True)
+        return None
+
+
 class _ScrapeGauges:
     def collect(self):
         for name, (documentation, label, fn) in _scrape_gauges.items():

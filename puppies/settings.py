@@ -248,6 +248,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# The staff status page's history (puppies/ops.py): a sample of its figures a minute.
+CELERY_BEAT_SCHEDULE["ops-sample"] = {
+    "task": "puppies.sample_ops",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
+
 # --- Home feed: hybrid push/pull fan-out ----------------------------------------
 # Authors with at least this many followers are pulled at read time instead of pushed;
 # they go back to push only below the exit threshold, so nobody flaps at the line.
