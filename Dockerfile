@@ -5,7 +5,7 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DJANGO_SETTINGS_MODULE=puppies.settings python manage.py collectstatic --noinput
-RUN useradd --create-home puppies && mkdir -p .local && chown puppies .local
+RUN useradd --create-home --uid 10001 puppies && mkdir -p .local && chown puppies .local
 USER puppies
 EXPOSE 8000
 # gthread: an idle keep-alive connection waits in the worker's poller, not in a thread

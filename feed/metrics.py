@@ -20,3 +20,13 @@ def _outbox_backlog() -> float:
     from feed.services import outbox_backlog
 
     return outbox_backlog()
+
+
+@scrape_gauge(
+    "puppies_feed_outbox_oldest_age_seconds",
+    "Age of the oldest unprocessed outbox event (0 when none): fan-out that has not started.",
+)
+def _outbox_oldest_age() -> float:
+    from feed.services import outbox_oldest_age
+
+    return outbox_oldest_age()

@@ -20,6 +20,7 @@ from django.db import connection
 
 from feed import services
 from feed.sql import OUTBOX_CHANNEL
+from puppies import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ def _listen(stop: threading.Event) -> None:
         refused: list[int] = []  # events the broker did not take: tried again each wait
         while not stop.is_set():
             for note in conn.notifies(timeout=_WAIT_S):
-                if not services.dispatch(int(note.payload)):
-                    refused.append(int(note.payload))
+                event_id, _, parent = note.payload.partition(" ")
+                with tracing.continued(parent):  # the writer's trace, when tracing is on
+                    if not services.dispatch(int(event_id)):
+                        refused.append(int(event_id))
             refused = _retry(refused)
 
 

@@ -26,6 +26,7 @@ from feed.metrics import FANOUT_LAG, FANOUT_ROWS
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from posts.models import Post
 from puppies import redis as puppies_redis
+from puppies import tracing
 from users.models import Follow, User
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def stop_following(follower: User, followee: User) -> None:
 def _emit(post_ids: list[int], kind: str) -> None:
     """The events, written with the change; the relay (feed.relay) dispatches them at commit."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.EMIT, {"kind": kind, "posts": post_ids})
+        cursor.execute(sql.EMIT, {"kind": kind, "posts": post_ids, "trace": tracing.traceparent()})
         events_written([row[0] for row in cursor.fetchall()])
 
 
@@ -168,6 +169,17 @@ def purge_outbox(keep: timedelta = timedelta(days=1)) -> int:
 
 def outbox_backlog() -> int:
     return OutboxEvent.objects.filter(processed_at__isnull=True).count()
+
+
+def outbox_oldest_age() -> float:
+    """Seconds since the oldest unprocessed event was written (0 when none is)."""
+    oldest = (
+        OutboxEvent.objects.filter(processed_at__isnull=True)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return (timezone.now() - oldest).total_seconds() if oldest else 0.0
 
 
 def process_event(event_id: int) -> None:

@@ -16,13 +16,15 @@ OUTBOX = OutboxEvent._meta.db_table
 # delivers a notification when (and only if) the transaction commits (feed.relay listens).
 # EVENTS is a CTE over `{source}` (rows with an `id`, the posts): a statement that writes
 # the posts themselves takes their events along (posts.sql) and selects NOTIFY_EVENT.
+# The payload is the event id, then the writer's W3C traceparent when tracing is on, so
+# that the relay queues the fan-out in the request's trace (puppies/tracing.py).
 OUTBOX_CHANNEL = "feed_outbox"
 EVENTS = f"""event AS (
     INSERT INTO {OUTBOX} (kind, post_id, created_at, dispatched_at, attempts)
     SELECT %(kind)s, id, now(), now(), 1 FROM {{source}}
     RETURNING id
 )"""  # noqa: S608
-NOTIFY_EVENT = f"pg_notify('{OUTBOX_CHANNEL}', event.id::text)"
+NOTIFY_EVENT = f"pg_notify('{OUTBOX_CHANNEL}', event.id::text || COALESCE(' ' || %(trace)s, ''))"
 EMIT = f"""
 WITH {EVENTS.format(source="unnest(%(posts)s::bigint[]) AS post(id)")}
 SELECT id, {NOTIFY_EVENT} FROM event

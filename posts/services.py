@@ -16,6 +16,7 @@ from interactions import services as interactions
 from posts import rendering, sql
 from posts.media import files as media_files
 from posts.models import Pin, Post, PostHashtag, PostVersion
+from puppies import tracing
 from puppies.db import next_ids
 from puppies.errors import Conflict
 from users import services as users
@@ -82,6 +83,7 @@ def _publish_new(author: User, content: str) -> Post:
                 "now": post.created_at,
                 "tags": hashtags_in(content),
                 "kind": OutboxEvent.Kind.POST_PUBLISHED,
+                "trace": tracing.traceparent(),
             },
         )
         post.pk, event_id, _ = cursor.fetchone()

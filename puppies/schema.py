@@ -47,7 +47,7 @@ class PuppiesJWTScheme(SimpleJWTScheme):
 
 
 # Staff-only: a signed-in member is refused (403) whatever the method.
-_STAFF_ONLY_PREFIXES = ("/v1/ingestion/",)
+_STAFF_ONLY_PREFIXES = ("/v1/ingestion/", "/v1/ops/")
 
 
 def _error_statuses(path: str, method: str) -> list[str]:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
     "ingestion",
 ]
 
+CORS_MIDDLEWARE = "corsheaders.middleware.CorsMiddleware"
 MIDDLEWARE = [
     "puppies.middleware.RequestMetricsMiddleware",
     "puppies.request_id.RequestIdMiddleware",
@@ -111,6 +113,21 @@ MIDDLEWARE = [
     "puppies.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- CORS: browser clients on other origins (django-cors-headers) -----------------
+# None by default, and then the middleware is not installed at all (no cost per request).
+# Placed before the rate limits, so that a 429 reaches the browser's script readable.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key", "x-request-id")
+# What a script may read of a response besides the safelisted headers.
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "X-Feed-Degraded"]
+CORS_PREFLIGHT_MAX_AGE = 3600
+if CORS_ALLOWED_ORIGINS:
+    INSTALLED_APPS.append("corsheaders")
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("puppies.ratelimit.GlobalRateLimitMiddleware"), CORS_MIDDLEWARE
+    )
 
 ROOT_URLCONF = "puppies.urls"
 WSGI_APPLICATION = "puppies.wsgi.application"
@@ -139,6 +156,28 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A streaming read replica (puppies/db_router.py): GETs of feeds, posts, profiles and lists
+# read from it, unless the caller wrote in the last READ_YOUR_WRITES_S or the replica is
+# more than REPLICA_MAX_LAG_S behind (looked at every REPLICA_LAG_CHECK_S per process).
+# Unset: no router, no middleware, every read on the primary.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+READ_YOUR_WRITES_S = env.int("READ_YOUR_WRITES_S", default=10)
+REPLICA_MAX_LAG_S = env.float("REPLICA_MAX_LAG_S", default=5.0)
+REPLICA_LAG_CHECK_S = env.float("REPLICA_LAG_CHECK_S", default=1.0)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        "ENGINE": "django.db.backends.postgresql",
+        # Tests: the same database as default (pytest-django creates no second one).
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["puppies.db_router.ReplicaRouter"]
+    # After the request id: it marks the requests whose reads may go to the replica.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("puppies.request_id.RequestIdMiddleware") + 1,
+        "puppies.db_router.ReplicaReadsMiddleware",
+    )
 # PostgreSQL unreachable: what a refused request's Retry-After says (read-only mode).
 DB_DOWN_RETRY_AFTER_S = env.int("DB_DOWN_RETRY_AFTER_S", default=5)
 # Profiles are copied to Redis for read-only mode (users/profiles.py): a process stores
@@ -183,6 +222,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Every queue a task is routed to (the routes below): /metrics reports each one's length,
+# and compose and deploy/k8s run one worker pool per queue (`media`: the upload checks).
+WORKER_QUEUES = ("default", "fanout", "likes", "ingestion", "media")
 CELERY_TASK_ROUTES: dict = {
     "feed.tasks.fan_out_post": {"queue": "fanout"},
 }
@@ -207,6 +249,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "feed.tasks.refresh_popular_posts",
         "schedule": env.float("FEED_POPULAR_CACHE_S", default=60.0),
     },
+}
+
+# The staff status page's history (puppies/ops.py): a sample of its figures a minute.
+CELERY_BEAT_SCHEDULE["ops-sample"] = {
+    "task": "puppies.sample_ops",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
 }
 
 # --- Home feed: hybrid push/pull fan-out ----------------------------------------
@@ -549,11 +598,16 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "puppies.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "puppies.request_id.RequestIdLogFilter"},
+        # trace_id / span_id of the current span (puppies/tracing.py; null with tracing off).
+        "trace": {"()": "puppies.tracing.TraceLogFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s"
+            " %(span_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }
     },
@@ -561,7 +615,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "trace"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -8,7 +8,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from posts.media.files import PUBLIC_PREFIXES
-from puppies import health, metrics
+from puppies import health, metrics, ops_views
 
 # Resolved in this order: the hottest routes (the feed, then posts) are tried first.
 api_v1 = [
@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("interactions.urls")),
     path("", include("users.urls")),
     path("", include("ingestion.urls")),
+    path("ops/summary", ops_views.OpsSummaryView.as_view(), name="ops-summary"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("v1/", include(api_v1)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("admin/ops/", admin.site.admin_view(ops_views.admin_status), name="admin-ops"),
     path("admin/", admin.site.urls),
     path("metrics", metrics.metrics_view, name="metrics"),
 ]

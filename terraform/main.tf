@@ -1,63 +1,70 @@
-terraform {
-  required_version = ">= 1.6"
-  required_providers {
-    google = { source = "hashicorp/google", version = "~> 6.0" }
+# Puppies on Google Cloud, as ../shared/ARCHITECTURE.md describes it: a private VPC,
+# GKE (web and beat on a standard pool, Celery workers on a spot pool), Cloud SQL for
+# PostgreSQL (regional HA, backups with PITR, read replicas), Memorystore for Redis (the
+# Celery broker), the media bucket, the image registry and the app's secrets.
+# Workloads are deploy/k8s (kustomize), applied after this. Nothing here has been applied
+# from the workplace that wrote it (no cloud access, no provider downloads): .ci/run checks
+# `terraform fmt` and scans it with checkov; run `terraform init && terraform plan` first.
+
+module "network" {
+  source = "./modules/network"
+  name   = var.name
+  region = var.region
+}
+
+module "gke" {
+  source                 = "./modules/gke"
+  name                   = var.name
+  region                 = var.region
+  network                = module.network.network_id
+  subnetwork             = module.network.subnetwork_id
+  pods_range             = module.network.pods_range_name
+  services_range         = module.network.services_range_name
+  master_authorized_cidr = var.master_authorized_cidr
+  spot_max_nodes         = var.worker_spot_max_nodes
+}
+
+module "cloudsql" {
+  source        = "./modules/cloudsql"
+  name          = var.name
+  region        = var.region
+  network       = module.network.network_id
+  tier          = var.db_tier
+  replica_count = var.db_replica_count
+  # Private IP needs the service networking peering first.
+  depends_on = [module.network]
+}
+
+module "redis" {
+  source     = "./modules/redis"
+  name       = var.name
+  region     = var.region
+  network    = module.network.network_id
+  memory_gb  = var.broker_memory_gb
+  depends_on = [module.network]
+}
+
+module "storage" {
+  source = "./modules/storage"
+  name   = "${var.project}-${var.name}-media"
+  region = var.region
+}
+
+module "registry" {
+  source = "./modules/registry"
+  name   = var.name
+  region = var.region
+}
+
+module "secrets" {
+  source = "./modules/secrets"
+  name   = var.name
+  values = {
+    DATABASE_URL          = module.cloudsql.database_url
+    DATABASE_REPLICA_URL  = module.cloudsql.replica_url
+    CELERY_BROKER_URL     = module.redis.broker_url
+    BROKER_REDIS_ADDRESS  = module.redis.address
+    BROKER_REDIS_PASSWORD = module.redis.auth_string
+    BROKER_REDIS_CA       = module.redis.ca_certificate
   }
 }
-
-variable "project" { type = string }
-variable "region" {
-  type    = string
-  default = "europe-west1"
-}
-variable "db_tier" {
-  type    = string
-  default = "db-custom-4-16384"
-}
-
-provider "google" {
-  project = var.project
-  region  = var.region
-}
-
-resource "google_container_cluster" "puppies" {
-  name             = "puppies"
-  location         = var.region
-  enable_autopilot = true
-}
-
-resource "google_sql_database_instance" "puppies" {
-  name             = "puppies-pg"
-  database_version = "POSTGRES_16"
-  region           = var.region
-  settings {
-    tier              = var.db_tier
-    availability_type = "REGIONAL"
-    backup_configuration {
-      enabled                        = true
-      point_in_time_recovery_enabled = true
-    }
-    ip_configuration { ipv4_enabled = false }
-  }
-  deletion_protection = true
-}
-
-resource "google_sql_database" "puppies" {
-  name     = "puppies"
-  instance = google_sql_database_instance.puppies.name
-}
-
-# The Celery broker (CELERY_BROKER_URL) only: a lost message is re-dispatched from the
-# outbox. The caches and the like buffer (REDIS_URL, LIKE_BUFFER_REDIS_URL) need AOF with
-# appendfsync always, which Memorystore for Redis cannot do (RDB snapshots only): they run
-# in k8s/redis-durable.yaml on the GKE cluster.
-resource "google_redis_instance" "puppies" {
-  name           = "puppies-redis"
-  tier           = "STANDARD_HA"
-  memory_size_gb = 5
-  region         = var.region
-  redis_version  = "REDIS_7_0"
-}
-
-output "database_connection_name" { value = google_sql_database_instance.puppies.connection_name }
-output "broker_redis_host" { value = google_redis_instance.puppies.host }

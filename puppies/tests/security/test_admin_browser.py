@@ -98,3 +98,37 @@ def test_moderator_hides_a_reported_post_and_the_api_stops_serving_it(live_serve
         post.pk,
         "spam link",
     )
+
+
+def test_staff_see_the_status_page_with_a_plot_per_figure(live_server, browser):
+    """Saves a screenshot to .local/screenshots/admin-ops.png (for people, not asserted)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from puppies import ops
+    from puppies.celery import app
+    from puppies.tests.support import ROOT
+
+    staff = UserFactory(is_staff=True)
+    for tasks in (1, 4, 2, 6):  # a few samples with a moving queue
+        for _ in range(tasks):
+            app.send_task("feed.tasks.fan_out_post", args=(0,), queue="fanout")
+        ops.sample()
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/ops/")
+    browser.find_element(By.NAME, "username").send_keys(staff.username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 30).until(expected_conditions.title_contains("Status"))
+
+    rows = browser.find_elements(By.CSS_SELECTOR, "#ops-status tr.ops-figure")
+    figures = {row.get_attribute("data-figure"): row for row in rows}
+    assert {"outbox_backlog", "fanout_lag_s", "like_buffer_depth", "dead_letters",
+            "replica_lag_s", "queue:fanout"} <= set(figures)  # fmt: skip
+    assert figures["queue:fanout"].find_elements(By.TAG_NAME, "td")[1].text == "13"
+    line = figures["queue:fanout"].find_element(By.TAG_NAME, "polyline")
+    assert len(line.get_attribute("points").split()) == 4
+    shots = ROOT / ".local" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(shots / "admin-ops.png"))
