@@ -1,5 +1,3 @@
-import re
-
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -22,28 +20,27 @@ AVATAR_URL_PATTERN = (
 
 
 # A user without an avatar has "" (not null): clients that show `avatar_url` when it is
-# truthy keep working, and cached renderings need no migration. So the schema says
-# "a URL or the empty string" instead of `format: uri` alone.
+# truthy keep working, and cached renderings need no migration. An avatar is set by the
+# upload flow only (POST /v1/users/me/avatar: checked, stored, served by us), so a URL of
+# the client's choosing is refused; `""` removes the avatar.
 @extend_schema_field(
     {
         "type": "string",
-        "maxLength": 500,
-        "anyOf": [{"format": "uri", "pattern": AVATAR_URL_PATTERN}, {"maxLength": 0}],
-        "description": 'The avatar\'s http(s) URL, or "" when the user has none.',
+        "maxLength": 0,
+        "description": '"" removes the avatar; a new one is uploaded with '
+        "`POST /v1/users/me/avatar`.",
     }
 )
-class AvatarURLField(serializers.CharField):
-    # Checked here, not by a validator or URLField: the schema generator would add
-    # `format: uri` for those, which "" does not meet. What the schema says is what is
-    # checked: any http(s) URI with a host (Django's URLValidator also refused, say,
-    # host names longer than DNS allows, which no schema states).
+class AvatarRemovalField(serializers.CharField):
+    default_error_messages = {
+        "upload": 'Upload an avatar with POST /v1/users/me/avatar; only "" (none) is taken here.'
+    }
+
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if value and not re.fullmatch(AVATAR_URL_PATTERN, value):
-            self.fail("invalid_url")
+        if value:
+            self.fail("upload")
         return value
-
-    default_error_messages = {"invalid_url": serializers.URLField.default_error_messages["invalid"]}
 
 
 # What is served: an avatar uploaded to local storage (MEDIA_URL=/media/) is a path on the
@@ -129,7 +126,7 @@ class RegisterSerializer(serializers.Serializer):
 class ProfileUpdateSerializer(serializers.Serializer):
     display_name = StrictCharField(max_length=50, required=False, allow_blank=True)
     bio = StrictCharField(max_length=settings.BIO_MAX_LENGTH, required=False, allow_blank=True)
-    avatar_url = AvatarURLField(max_length=500, required=False, allow_blank=True)
+    avatar_url = AvatarRemovalField(required=False, allow_blank=True)
 
 
 class PasswordChangeSerializer(serializers.Serializer):
