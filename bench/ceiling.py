@@ -69,12 +69,14 @@ def _page() -> dict:
                 },
                 "content": CONTENT,
                 "media": None,
+                "media_error": None,
                 "status": "published",
                 "like_count": 40 + i,
                 "comment_count": i % 5,
                 "liked_by_me": i % 3 == 0,
                 "created_at": at,
                 "updated_at": at,
+                "edited_at": None,
             }
         )
     return {"results": results, "next_cursor": NEXT_CURSOR}
