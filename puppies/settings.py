@@ -151,9 +151,12 @@ TEMPLATES = [
 # --- PostgreSQL -------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/puppies")
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Django's backend, with the per-request health check at most once a second per connection
+# (puppies/postgresql/base.py).
+DATABASES["default"]["ENGINE"] = "puppies.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DB_HEALTH_CHECK_INTERVAL_S = env.float("DB_HEALTH_CHECK_INTERVAL_S", default=1.0)
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # A streaming read replica (puppies/db_router.py): GETs of feeds, posts, profiles and lists
@@ -168,7 +171,7 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {
         **DATABASES["default"],
         **env.db_url_config(DATABASE_REPLICA_URL),
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "puppies.postgresql",
         # Tests: the same database as default (pytest-django creates no second one).
         "TEST": {"MIRROR": "default"},
     }

@@ -58,7 +58,7 @@ def test_avatar_url_is_set_by_upload_only_and_patch_takes_what_the_schema_says(a
         assert (response.status_code == 200) is accepted, (url, response.json())
         assert conforms(url, avatar) is accepted, url
         if not accepted:
-            assert "POST /v1/users/me/avatar" in response.json()["fields"]["avatar_url"][0]
+            assert "POST /v1/users/me/avatar" in response.json()["error"]["fields"]["avatar_url"][0]
 
 
 @pytest.mark.parametrize(
