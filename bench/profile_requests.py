@@ -41,17 +41,7 @@ if "--build" not in sys.argv and DATASET.exists():  # tokens are signed with its
 
 from bench import http_load  # noqa: E402 - sets the bench's environment first
 
-NAMES = [
-    "ceiling",
-    "feed",
-    "feed-next",
-    "post",
-    "user-posts",
-    "like",
-    "unlike",
-    "create-post",
-    "comment",
-]
+NAMES = [n for n in http_load.NAMES if n not in ("feed-next", "feed-1client")]  # served here
 
 
 def build() -> None:
