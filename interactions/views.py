@@ -17,9 +17,8 @@ from interactions.serializers import (
     ReportSerializer,
     ReportWriteSerializer,
 )
-from posts import selectors as post_selectors
 from posts.serializers import PostSerializer
-from posts.views import post_page
+from posts.views import post_or_404, post_page
 from puppies import idempotency, ratelimit
 from puppies.serializers import represent
 from users import selectors as user_selectors
@@ -37,8 +36,7 @@ class PostCommentsView(GenericAPIView):
 
     @extend_schema(responses=CommentSerializer(many=True), tags=["comments"])
     def get(self, request, post_id: int):
-        if post_selectors.get_post(request.user, post_id) is None:
-            raise NotFound("Post not found.")
+        post_or_404(request, post_id)
         page = self.paginate_queryset(selectors.post_comments(post_id))
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
@@ -86,9 +84,7 @@ class PostReportsView(GenericAPIView):
         "if there already is one (no duplicate is filed).",
     )
     def post(self, request, post_id: int):
-        post = post_selectors.get_post(request.user, post_id)
-        if post is None:
-            raise NotFound("Post not found.")
+        post = post_or_404(request, post_id)
         ratelimit.enforce(request, "report", request.user.pk)
         data = ReportWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
