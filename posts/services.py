@@ -190,13 +190,9 @@ def delete_post(post: Post, *, actor: User) -> None:
     if current is not None:
         current.deleted_at = timezone.now()
         current.save(update_fields=["deleted_at", "updated_at"])
-        rendering.post_changed(current)
         # a hidden post already left the count; a pending one never entered it
-        if current.hidden_at is None and current.status == Post.Status.PUBLISHED:
-            _count_authors_post(current, -1)
-        feed.retract_post(post)
-        media_files.visibility_changed(current)
-        Pin.objects.filter(post_id=post.pk).delete()
+        counted = current.hidden_at is None and current.status == Post.Status.PUBLISHED
+        _left_others_view(current, counted=counted)
 
 
 @transaction.atomic
@@ -212,15 +208,22 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
     ).update(hidden_at=timezone.now())
     if hidden:
         post.hidden_at = timezone.now()
-        rendering.post_changed(post)
-        if post.status == Post.Status.PUBLISHED:
-            _count_authors_post(post, -1)
-        feed.retract_post(post)
-        media_files.visibility_changed(post)
-        Pin.objects.filter(post_id=post.pk).delete()  # unhiding does not pin it again
+        _left_others_view(post, counted=post.status == Post.Status.PUBLISHED)
         interactions.settle_reports(post, resolved=True)
         users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
     return bool(hidden)
+
+
+def _left_others_view(post: Post, *, counted: bool) -> None:
+    """`post` was deleted or hidden: its renderings go stale, it leaves the author's
+    post_count (if `counted` there), every feed, the served files and its pin (showing it
+    again does not pin it again)."""
+    rendering.post_changed(post)
+    if counted:
+        _count_authors_post(post, -1)
+    feed.retract_post(post)
+    media_files.visibility_changed(post)
+    Pin.objects.filter(post_id=post.pk).delete()
 
 
 @transaction.atomic
