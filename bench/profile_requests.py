@@ -171,6 +171,7 @@ def main() -> int:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="cProfile's order: tottime, cumtime")
     parser.add_argument("--top", type=int, default=25, help="cProfile's rows")
+    parser.add_argument("--save", help="also write cProfile's stats to this file (pstats)")
     args = parser.parse_args()
     if args.build:
         build()
@@ -200,9 +201,9 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
-            int(os.environ.get("PROFILE_TOP", 25))
-        )
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+        if args.save:
+            profiler.dump_stats(args.save)
     print(f"{args.endpoint}: {len(todo)} requests in {elapsed:.2f} s, statuses {statuses}")
     print(f"garbage collections in the last {len(todo) - len(todo) // 5}: {collections}")
     return 0

@@ -44,7 +44,7 @@ class FeedView(GenericAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = PostSerializer
-    token_check_in_redis_call = ("GET",)  # users.revocations: the page's script checks it
+    token_check_carried = ("GET",)  # users.revocations: the page's script checks it
 
     @extend_schema(
         tags=["feed"],

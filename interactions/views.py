@@ -32,7 +32,7 @@ class PostCommentsView(GenericAPIView):
     serializer_class = CommentSerializer
     ordering = ("created_at", "id")
     # users.revocations: a new comment's token check rides with its limit's Redis call.
-    token_check_in_redis_call = ("POST",)
+    token_check_carried = ("POST",)
 
     @extend_schema(responses=CommentSerializer(many=True), tags=["comments"])
     def get(self, request, post_id: int):
@@ -183,7 +183,7 @@ class PostLikeView(GenericAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = LikeSerializer
     # users.revocations: the like's script checks the token, or the service does first.
-    token_check_in_redis_call = ("POST", "DELETE")
+    token_check_carried = ("POST", "DELETE")
 
     @extend_schema(
         request=None,

@@ -41,7 +41,11 @@ class Post(models.Model):
         PUBLISHED = PUBLISHED
         PENDING_MEDIA = "pending_media"
 
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: post_author_created leads with author_id and serves every
+    # lookup by author (and the cascade); a second one only cost each new post an insert.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     content = models.TextField(max_length=2000)
     media = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PUBLISHED)

@@ -19,6 +19,7 @@ from posts.models import Pin, Post, PostHashtag, PostVersion
 from puppies import tracing
 from puppies.db import next_ids
 from puppies.errors import Conflict
+from users import revocations
 from users import services as users
 from users.models import AuditLog, User
 
@@ -56,8 +57,13 @@ def _tag_post(post: Post, *, previous_text: str | None = None) -> None:
 
 
 def create_post(*, author: User, content: str, media: dict | None = None) -> Post:
-    """A new post; with `media` ({content_type, size}) it waits, unseen, for its image."""
+    """A new post; with `media` ({content_type, size}) it waits, unseen, for its image.
+
+    A revocation check of the author's token left pending (users.revocations) is made
+    before anything is written; a plain post's statement carries it.
+    """
     if media is not None:
+        revocations.ensure_checked(author)
         return _create_pending(author, content, media)
     # A post that mentions no one is one statement, atomic on its own (the common case,
     # and a hot path); mentions are notified in the same transaction.
@@ -84,9 +90,12 @@ def _publish_new(author: User, content: str) -> Post:
                 "tags": hashtags_in(content),
                 "kind": OutboxEvent.Kind.POST_PUBLISHED,
                 "trace": tracing.traceparent(),
+                "issued_at": revocations.pending_issued_at(author),
             },
         )
-        post.pk, event_id, _ = cursor.fetchone()
+        row = cursor.fetchone()
+    revocations.settled_by_sql(author, honoured=row is not None)
+    post.pk, event_id, _ = row
     post._state.adding = False  # as if loaded: saving it again updates the row
     feed.events_written([event_id])
     return post

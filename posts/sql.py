@@ -2,6 +2,7 @@
 
 from feed import sql as feed_sql
 from posts.models import Post, PostHashtag
+from users import revocations
 from users.models import User
 
 POST = Post._meta.db_table
@@ -11,18 +12,21 @@ USER = User._meta.db_table
 # A new published post in one statement, so one round trip and a transaction of its own
 # (no BEGIN and COMMIT to wait for): the row, its hashtags, the author's post_count and the
 # fan-out's outbox event with its notification (feed.sql), which PostgreSQL sends at commit.
+# It writes only while the author's row honours the request's token (users.revocations):
+# no row back means the token was revoked, and nothing was written.
 PUBLISH_NEW = f"""
 WITH post AS (
     INSERT INTO {POST} (author_id, content, media, status, like_count, comment_count,
                         created_at, updated_at, edited_at, deleted_at, hidden_at)
-    VALUES (%(author)s, %(content)s, NULL, '{Post.Status.PUBLISHED}', 0, 0, %(now)s, %(now)s,
-            NULL, NULL, NULL)
-    RETURNING id
+    SELECT u.id, %(content)s, NULL, '{Post.Status.PUBLISHED}', 0, 0, %(now)s, %(now)s,
+           NULL, NULL, NULL
+    FROM {USER} u WHERE u.id = %(author)s AND {revocations.HONOURED_SQL}
+    RETURNING id, author_id
 ), tagged AS (
     INSERT INTO {TAG} (post_id, tag, created_at)
     SELECT post.id, tag, %(now)s FROM post, unnest(%(tags)s::text[]) AS tag
 ), counted AS (
-    UPDATE {USER} SET post_count = post_count + 1 WHERE id = %(author)s
+    UPDATE {USER} SET post_count = post_count + 1 WHERE id = (SELECT author_id FROM post)
 ), {feed_sql.EVENTS.format(source="post")}
 SELECT post.id, event.id, {feed_sql.NOTIFY_EVENT} FROM post, event
 """  # noqa: S608

@@ -2,7 +2,7 @@ import orjson
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -58,6 +58,7 @@ def post_response(request, post: Post, status_code: int = 200, **extra) -> HttpR
 
 class PostCreateView(GenericAPIView):
     serializer_class = PostSerializer
+    token_check_carried = ("POST",)  # users.revocations: posts.services.create_post makes it
 
     @extend_schema(
         request=PostCreateSerializer,
@@ -71,7 +72,9 @@ class PostCreateView(GenericAPIView):
     def post(self, request):
         ratelimit.enforce(request, "post_create", request.user.pk)
         data = PostCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            revocations.ensure_checked(request.user)  # a revoked token hears 401, not 400
+            raise ValidationError(data.errors)
         if "media" in data.validated_data:
             post, upload = media_services.create_post_with_media(
                 author=request.user, **data.validated_data
@@ -93,7 +96,7 @@ def upload_block(request, upload: dict) -> dict:
 
 class PostDetailView(GenericAPIView):
     serializer_class = PostSerializer
-    token_check_in_redis_call = ("GET",)  # users.revocations: the render script checks it
+    token_check_carried = ("GET",)  # users.revocations: the render script checks it
 
     def get_object(self):
         return post_or_404(self.request, self.kwargs["post_id"])

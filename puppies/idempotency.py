@@ -34,6 +34,7 @@ from rest_framework.response import Response
 from puppies import redis as puppies_redis
 from puppies.errors import Conflict, ServiceUnavailable, Unprocessable
 from puppies.renderers import JSONRenderer
+from users import revocations
 
 HEADER = "Idempotency-Key"
 _META = "HTTP_IDEMPOTENCY_KEY"
@@ -83,6 +84,9 @@ def idempotent(method: Callable) -> Callable:
         raw_key = request.META.get(_META)
         if raw_key is None:
             return method(view, request, *args, **kwargs)
+        # A check the view would carry (users.revocations) comes first: a revoked token
+        # claims no key.
+        revocations.ensure_checked(request.user)
         return _once(request, raw_key, lambda: method(view, request, *args, **kwargs))
 
     return wrapper

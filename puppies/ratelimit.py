@@ -248,7 +248,7 @@ class ScriptLimit:
 
 
 def enforce_with_token_check(request, name: str, key) -> None:
-    """`enforce` for a view whose token check was left pending (`token_check_in_redis_call`):
+    """`enforce` for a view whose token check was left pending (`token_check_carried`):
     the check and the limit in one round trip; with limits off, the check alone, as the
     authentication would have made it."""
     limit, user = ScriptLimit(name, key), request.user

@@ -186,7 +186,7 @@ class JWTAuthentication(BaseJWTAuthentication):
 
     def authenticate(self, request):
         view = request.parser_context.get("view") if request.parser_context else None
-        self._deferrable = request.method in getattr(view, "token_check_in_redis_call", ())
+        self._deferrable = request.method in getattr(view, "token_check_carried", ())
         return super().authenticate(request)
 
     def get_validated_token(self, raw_token: bytes) -> tokens.Token:
@@ -220,10 +220,10 @@ class JWTAuthentication(BaseJWTAuthentication):
         if verdict is revocations.UNKNOWN:  # Redis unreachable: ask PostgreSQL
             user = _load_user(user_id)
             if revocations.revoked_by_row(user, issued_at):
-                raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+                raise revocations.revoked_error()
             return TokenUser(user_id, user)
         if verdict is revocations.REVOKED:
-            raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+            raise revocations.revoked_error()
         return TokenUser(user_id)
 
 

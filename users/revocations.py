@@ -59,13 +59,14 @@ def check(user_id: int, issued_at: float, *, stamp: bool = False) -> str:
     return OK
 
 
-# --- the check riding on a hot path's own Redis call -------------------------------------
+# --- the check riding on a hot path's own Redis call or SQL statement -------------------
 # A view that makes one Redis call anyway (feed, post, like) saves the check's round trip:
-# it lists its methods in `token_check_in_redis_call`, authentication leaves the check
+# it lists its methods in `token_check_carried`, authentication leaves the check
 # pending on the TokenUser, and the view's script starts with `token_revoked`, before it
-# reads or writes anything. `ensure_checked` does it the plain way where no such script
-# ran (Redis down, a path that went to PostgreSQL first): the views call it before they
-# answer, and before any write.
+# reads or writes anything. A write of one statement (post create) carries it as
+# HONOURED_SQL instead, against the truth itself. `ensure_checked` does it the plain
+# way where no such script ran (Redis down, a path that went to PostgreSQL first): the
+# views call it before they answer, and before any other write.
 
 # token_revoked(user id or "" when nothing is pending, issued at) -> nil, or 'revoked',
 # or 'unloaded' (the mirror is missing: ask again the plain way, which reloads it).
@@ -82,6 +83,30 @@ end
 """
 
 
+# The same verdict in SQL, over the user's row `u`, for a statement that writes only if the
+# token is honoured: %(issued_at)s is the pending token's `iat`, or NULL when it was
+# checked already (then the row only has to exist).
+HONOURED_SQL = """(%(issued_at)s::float8 IS NULL OR (u.is_active AND (
+    u.tokens_valid_after IS NULL
+    OR u.tokens_valid_after <= to_timestamp(%(issued_at)s::float8))))"""
+
+
+def revoked_error() -> AuthenticationFailed:
+    return AuthenticationFailed("Token has been revoked.", "token_not_valid")
+
+
+def pending_issued_at(user) -> float | None:
+    """The `iat` of the request's token while its check is pending, for HONOURED_SQL."""
+    return getattr(user, "pending_token_check", None)
+
+
+def settled_by_sql(user, *, honoured: bool) -> None:
+    """Apply what a statement carrying HONOURED_SQL found (raises if not honoured)."""
+    if not honoured:
+        raise revoked_error()
+    user.__dict__["pending_token_check"] = None
+
+
 def pending_args(user) -> list:
     """The arguments of `token_revoked` for the request's user: ["", 0] if none is pending."""
     pending = getattr(user, "pending_token_check", None)
@@ -95,7 +120,7 @@ def settle(user, verdict: bytes | None) -> None:
     if verdict is None:
         user.__dict__["pending_token_check"] = None
     elif verdict == b"revoked":
-        raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+        raise revoked_error()
     else:
         ensure_checked(user)
 
@@ -109,7 +134,7 @@ def ensure_checked(user) -> None:
     if verdict == UNKNOWN:  # Redis unreachable: the user's row decides
         verdict = REVOKED if revoked_by_row(user._load(), issued_at) else OK
     if verdict == REVOKED:
-        raise AuthenticationFailed("Token has been revoked.", "token_not_valid")
+        raise revoked_error()
     user.__dict__["pending_token_check"] = None
 
 

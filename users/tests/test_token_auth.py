@@ -204,3 +204,43 @@ def test_a_tampered_copy_of_a_remembered_token_is_refused(member):
     forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
 
     assert client_with(forged).get("/v1/users/me").status_code == 401
+
+
+@pytest.mark.parametrize("revoke", ["suspend", "logout", "row_only"])
+def test_post_creation_carrying_the_check_refuses_a_revoked_token_and_writes_nothing(
+    member, revoke
+):
+    """POST /v1/posts leaves the check to its one statement (posts.sql.PUBLISH_NEW), which
+    asks the user's row itself: even a revocation Redis never heard of refuses it."""
+    from feed.models import OutboxEvent
+    from posts.models import Post
+
+    client = client_with(log_in(member.username)["access"])
+    assert client.post("/v1/posts", {"content": "first"}, format="json").status_code == 201
+    if revoke == "suspend":
+        moderator = UserFactory(role=User.Role.MODERATOR)
+        services.suspend_user(member, actor=moderator, reason="spam wave")
+    elif revoke == "logout":
+        revocations.revoke_tokens(member)
+    else:  # as if mirroring it to Redis failed: only PostgreSQL knows
+        User.objects.filter(pk=member.pk).update(tokens_valid_after=timezone.now())
+    posts, events = Post.objects.count(), OutboxEvent.objects.count()
+
+    response = client.post("/v1/posts", {"content": "second #tag"}, format="json")
+
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "token_not_valid"
+    assert (Post.objects.count(), OutboxEvent.objects.count()) == (posts, events)
+    member.refresh_from_db()
+    assert member.post_count == 1
+
+
+def test_a_revoked_token_hears_401_before_its_post_is_validated(member):
+    client = client_with(log_in(member.username)["access"])
+    assert client.post("/v1/posts", {"content": "first"}, format="json").status_code == 201
+    revocations.revoke_tokens(member)
+
+    response = client.post("/v1/posts", {"content": ""}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_not_valid"
