@@ -20,7 +20,7 @@ from interactions.serializers import (
 from posts.serializers import PostSerializer
 from posts.views import post_or_404, post_page
 from puppies import idempotency, ratelimit
-from puppies.serializers import represent
+from puppies.serializers import represent, validated
 from users import selectors as user_selectors
 
 # --- comments -----------------------------------------------------------------
@@ -49,11 +49,8 @@ class PostCommentsView(GenericAPIView):
     @idempotency.idempotent
     def post(self, request, post_id: int):
         ratelimit.enforce_with_token_check(request, "comment", request.user.pk)
-        data = CommentWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        comment = services.create_comment(
-            post_id=post_id, author=request.user, **data.validated_data
-        )
+        data = validated(CommentWriteSerializer, request.data)
+        comment = services.create_comment(post_id=post_id, author=request.user, **data)
         return Response(represent(CommentSerializer, comment), status=status.HTTP_201_CREATED)
 
 

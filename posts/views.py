@@ -28,7 +28,7 @@ from posts.serializers import (
 )
 from puppies import idempotency, ratelimit
 from puppies.pagination import rendered_page
-from puppies.serializers import represent
+from puppies.serializers import represent, validated
 from users import revocations
 from users import selectors as user_selectors
 from users.serializers import UserSerializer
@@ -71,17 +71,16 @@ class PostCreateView(GenericAPIView):
     @idempotency.idempotent
     def post(self, request):
         ratelimit.enforce(request, "post_create", request.user.pk)
-        data = PostCreateSerializer(data=request.data)
-        if not data.is_valid():
+        try:
+            data = validated(PostCreateSerializer, request.data)
+        except ValidationError:
             revocations.ensure_checked(request.user)  # a revoked token hears 401, not 400
-            raise ValidationError(data.errors)
-        if "media" in data.validated_data:
-            post, upload = media_services.create_post_with_media(
-                author=request.user, **data.validated_data
-            )
+            raise
+        if "media" in data:
+            post, upload = media_services.create_post_with_media(author=request.user, **data)
             upload = upload_block(request, upload)
             return post_response(request, post, status.HTTP_201_CREATED, upload=upload)
-        post = services.create_post(author=request.user, **data.validated_data)
+        post = services.create_post(author=request.user, **data)
         body = rendering.render_new_post(request.user, post)
         return HttpResponse(body, status=status.HTTP_201_CREATED, content_type="application/json")
 

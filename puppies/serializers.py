@@ -1,8 +1,9 @@
-"""Output through one serializer instance per class and process.
+"""Output, and hot input, through one serializer instance per class and process.
 
 DRF builds a serializer's fields anew for every instance: for a ModelSerializer that is
 most of the cost of answering one object (a post's body, a new comment). Output needs no
-per-request state, so one instance serves every request and thread.
+per-request state, so one instance serves every request and thread; so does validation
+through `run_validation`, which keeps nothing on the instance (unlike `is_valid`).
 """
 
 import functools
@@ -18,6 +19,12 @@ def _instance(serializer_class: type[serializers.Serializer]) -> serializers.Ser
 def represent(serializer_class: type[serializers.Serializer], instance) -> dict:
     """`serializer_class(instance).data`, for a serializer that reads no context."""
     return _instance(serializer_class).to_representation(instance)
+
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """`serializer_class(data=data)`'s validated data, or the ValidationError `is_valid`
+    raises (same body), for a serializer that reads no context and is not partial."""
+    return _instance(serializer_class).run_validation(data)
 
 
 class _StrictText:
