@@ -312,7 +312,7 @@ def test_mute_takes_a_followee_out_of_my_feed_at_once_and_unmute_brings_them_bac
 
 def test_mute_of_a_vip_followee_leaves_their_pulled_posts_out(settings, pair):
     settings.VIP_FOLLOWER_THRESHOLD, settings.VIP_EXIT_FOLLOWER_THRESHOLD = 3, 2
-    me, client, star, _ = pair
+    _, client, star, _ = pair
     make_followers(star, 3)
     feed_services.refresh_vips()
     client.post(f"/v1/users/{star.id}/follow")
