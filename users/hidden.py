@@ -3,7 +3,8 @@ the like buffer): no SQL, no extra round trip, inside the script each read runs 
 
 - `hide:{<user id>}`: the ids of everyone with a block with the user, either way, plus the
   member "0" so that a user with no blocks has a set too (absent = not known: built from
-  PostgreSQL by the next read, like the liked sets). Expires after a day unread-built.
+  PostgreSQL by the next read, like the liked sets). Kept a day from its build, so an
+  active viewer pays that one query once a day.
 - `hide:{<user id>}:v`: its version, bumped after every block or unblock of the user;
   a set read from PostgreSQL is stored only if the version it was read under is still
   current, so a build that raced a block can never store the set from before it.

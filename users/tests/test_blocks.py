@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.exceptions import NotFound
 
 from feed import services as feed_services
 from feed.models import FeedEntry, VipAuthor
@@ -131,6 +132,36 @@ def test_concurrent_double_block_creates_one_row(transactional_db):
     assert User.objects.get(pk=them.pk).follower_count == 0
 
 
+def test_a_follow_racing_a_block_never_outlives_it(transactional_db):
+    me, them = UserFactory(), UserFactory()
+    for _ in range(5):
+        barrier = threading.Barrier(2)
+
+        def run(action, barrier=barrier):
+            barrier.wait()
+            try:
+                action()
+            except NotFound:
+                pass  # the follow saw the block
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=run, args=(lambda: services.follow(them, me),)),
+            threading.Thread(
+                target=run, args=(lambda: services.block_user(blocker=me, blocked=them),)
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not Follow.objects.exists()
+        them.refresh_from_db()
+        assert them.following_count == 0
+        services.unblock_user(blocker=me, blocked=them)
+
+
 # --- what a block does ----------------------------------------------------------------
 
 
@@ -231,6 +262,17 @@ def test_a_cached_post_is_404_on_the_very_next_read_after_a_block(pair):
     assert len(queries) == 0  # the rebuilt set answers from Redis again
     services.unblock_user(blocker=them, blocked=me)
     assert client.get(f"/v1/posts/{post.id}").status_code == 200
+
+
+def test_with_redis_down_a_blocked_authors_post_is_still_404(pair, settings):
+    me, client, them, _ = pair
+    post, mine = PostFactory(author=them), PostFactory(author=me)
+    services.block_user(blocker=them, blocked=me)
+    settings.REDIS_URL = settings.LIKE_BUFFER_REDIS_URL = "redis://127.0.0.1:1/0"
+
+    assert client.get(f"/v1/posts/{post.id}").status_code == 404
+    assert client.get(f"/v1/posts/{mine.id}").status_code == 200
+    assert client.post(f"/v1/posts/{post.id}/likes").status_code == 404
 
 
 def test_likes_are_refused_through_the_cached_path_too(pair):
