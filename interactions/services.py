@@ -56,6 +56,7 @@ def notify(
                 "type": type,
                 "post": post.pk if post is not None else None,
                 "comment": comment.pk if comment is not None else None,
+                "now": timezone.now(),
             },
         )
 
@@ -63,7 +64,7 @@ def notify(
 _NOTIFY_SQL = f"""
 INSERT INTO {Notification._meta.db_table}
     (recipient_id, actor_id, type, post_id, comment_id, created_at, read_at)
-SELECT %(recipient)s, %(actor)s, %(type)s, %(post)s, %(comment)s, now(), NULL
+SELECT %(recipient)s, %(actor)s, %(type)s, %(post)s, %(comment)s, %(now)s, NULL
 WHERE {users_sql.may_notify("%(recipient)s", "%(actor)s")}
 ON CONFLICT DO NOTHING
 """

@@ -414,3 +414,24 @@ def test_the_admin_user_page_shows_blocks_and_reports(client, pair):
     for text in ("blocked (by them)", them.username, "blocked by", "pest_one"):
         assert text in html
     assert f"report {report.pk}" in html and f"report {received.pk}" in html
+
+
+def test_a_viewer_with_blocks_and_mutes_reads_cached_pages_without_sql(pair, drain_outbox):
+    me, client, them, _ = pair
+    pal = UserFactory()
+    client.post(f"/v1/users/{pal.id}/follow")
+    for user in UserFactory.create_batch(5):
+        services.block_user(blocker=me, blocked=user)
+        services.mute_user(muter=me, muted=UserFactory())
+    services.block_user(blocker=them, blocked=me)
+    post = PostFactory(author=pal)
+    feed_services.push_post(post)
+    for _ in range(3):  # builds the feed head, the renderings, the hidden set
+        assert feed_ids(client) == [post.id]
+        client.get(f"/v1/posts/{post.id}")
+    drain_like_buffer()  # the liked set, as the beat job builds it
+
+    with CaptureQueriesContext(connection) as queries:
+        assert feed_ids(client) == [post.id]
+        assert client.get(f"/v1/posts/{post.id}").status_code == 200
+    assert len(queries) == 0
