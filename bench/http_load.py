@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/http_load.py [--duration 15] [--connections 32] [--threads 2]
         [--workers 4] [--beside 5] [--only feed,like] [--json figures.json]
+        [--viewer-blocks N]
     make bench-http BENCH_ARGS="--duration 5"
 
 Starts two gunicorns on free loopback ports, with the same number of sync workers
@@ -51,8 +52,11 @@ one reader following 100 authors with 10 posts each, pushed into the reader's fe
 `feed.services.push_post`; 200 other users who liked 20 of those posts (4000 likes),
 commented twice on each post and create posts and comments during the run. Every user is
 active now (`last_active_at`); rate limits are off (RATELIMIT_ENABLE=false), DEBUG=false,
-LOG_LEVEL=WARNING. Bounded: the default run takes about 3 minutes, and the gunicorns this
-starts are killed (process groups) on exit, on error and on Ctrl-C.
+LOG_LEVEL=WARNING. With --viewer-blocks N the reader also blocks N users it does not
+follow and mutes N others, up to MUTED_FOLLOWEES_MAX of them its followees (whose posts
+the feed then filters at read time): the cost of blocks and mutes on the hot reads.
+Bounded: the default run takes about 3 minutes, and the gunicorns this starts are killed
+(process groups) on exit, on error and on Ctrl-C.
 """
 
 import argparse
@@ -158,6 +162,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--only", type=names, default=NAMES, help=f"a subset of: {','.join(NAMES)}")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--viewer-blocks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the reader blocks N users it does not follow and mutes N others, "
+        f"{MUTED_FOLLOWEES_MAX} of them (at most) among its followees",
+    )
     args = parser.parse_args()
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads")
@@ -363,7 +375,12 @@ class Dataset:
     other_tokens: list[str]
 
 
-def build_dataset() -> Dataset:
+# With --viewer-blocks: this many of the reader's mutes are followees (their posts stay in
+# its feed table and are filtered at read time); the rest are users it does not follow.
+MUTED_FOLLOWEES_MAX = 5
+
+
+def build_dataset(viewer_blocks: int = 0) -> Dataset:
     import redis
     from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
@@ -375,7 +392,7 @@ def build_dataset() -> Dataset:
     from feed.services import push_post
     from interactions.models import Comment, Like
     from posts.models import Post
-    from users.models import Follow, User
+    from users.models import Block, Follow, Mute, User
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     call_command("migrate", verbosity=0)
@@ -450,6 +467,16 @@ def build_dataset() -> Dataset:
     in_feed = FeedEntry.objects.filter(owner_id=reader.pk).count()
     if pushed != total or in_feed != total:
         raise BenchError(f"push_post put {in_feed} posts in the reader's feed, not {total}")
+
+    if viewer_blocks:
+        strangers = [user(f"stranger{i:04d}") for i in range(2 * viewer_blocks)]
+        User.objects.bulk_create(strangers)
+        muted_followees = authors[: min(MUTED_FOLLOWEES_MAX, viewer_blocks)]
+        Block.objects.bulk_create(
+            Block(blocker=reader, blocked=s, created_at=now) for s in strangers[:viewer_blocks]
+        )
+        muted = [*muted_followees, *strangers[viewer_blocks:]][:viewer_blocks]
+        Mute.objects.bulk_create(Mute(muter=reader, muted=m, created_at=now) for m in muted)
 
     pairs = [(i, post_id) for i in range(OTHERS) for post_id in liked]
     return Dataset(
@@ -601,11 +628,16 @@ def main(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     print(f"building the dataset in {urlparse(DATABASE_URL).path.lstrip('/')} ...", flush=True)
-    data = build_dataset()
+    data = build_dataset(args.viewer_blocks)
     print(
         f"  reader following {AUTHORS} authors x {POSTS_PER_AUTHOR} posts (feed: "
         f"{len(data.posts)} entries), {OTHERS} other users, {len(data.liked_pairs)} likes "
-        f"({time.monotonic() - started:.1f} s)",
+        f"({time.monotonic() - started:.1f} s)"
+        + (
+            f"; the reader blocks {args.viewer_blocks} users and mutes {args.viewer_blocks}"
+            if args.viewer_blocks
+            else ""
+        ),
         flush=True,
     )
     tokens = [data.reader_token, *data.other_tokens]

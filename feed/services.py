@@ -96,6 +96,12 @@ def stop_following(follower: User, followee: User) -> None:
     transaction.on_commit(lambda: heads.invalidate([follower.pk]))
 
 
+def hidden_authors_changed(owner_ids: list[int]) -> None:
+    """Whose posts these owners' feeds leave out changed (a block or a mute: feed reads
+    filter them, feed.sql.HIDDEN_AUTHORS): their cached heads go once this commits."""
+    transaction.on_commit(lambda: heads.invalidate(owner_ids))
+
+
 # --- outbox ----------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from posts.models import VISIBLE_SQL, Post
+from users import sql as users_sql
 from users.models import Follow, User
 
 ENTRY = FeedEntry._meta.db_table
@@ -11,6 +12,7 @@ POST = Post._meta.db_table
 FOLLOW = Follow._meta.db_table
 USER = User._meta.db_table
 OUTBOX = OutboxEvent._meta.db_table
+HIDDEN_AUTHORS = users_sql.HIDDEN_AUTHORS  # blocked either way, or muted by the owner
 
 # Outbox events (one per post) and their notifications in one statement; PostgreSQL
 # delivers a notification when (and only if) the transaction commits (feed.relay listens).
@@ -168,7 +170,8 @@ def feed_page(*, after: bool, pull_all: bool = False) -> str:
     posts' post_author_created), so the cost depends on the page size and the number
     of VIPs followed, not on table sizes; only the %(n)s merged candidates touch the
     posts heap, for visibility. UNION drops a post present in both (pushed before its
-    author became a VIP).
+    author became a VIP). Authors blocked either way or muted by the owner are left out
+    of both (HIDDEN_AUTHORS; the pushed scan then reads author_id from the heap).
     """
     entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
     post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
@@ -177,6 +180,7 @@ def feed_page(*, after: bool, pull_all: bool = False) -> str:
 WITH candidates AS (
     (SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
       WHERE e.owner_id = %(owner)s {entry_after}
+        AND e.author_id NOT IN ({HIDDEN_AUTHORS})
       ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
     UNION
     (SELECT vp.id, vp.created_at FROM {FOLLOW} f
@@ -186,7 +190,7 @@ WITH candidates AS (
           WHERE p.author_id = f.followee_id {post_after}
           ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
       ) vp
-      WHERE f.follower_id = %(owner)s)
+      WHERE f.follower_id = %(owner)s AND f.followee_id NOT IN ({HIDDEN_AUTHORS}))
     ORDER BY created_at DESC, id DESC LIMIT %(n)s
 )
 (SELECT c.id, c.created_at, p.id IS NOT NULL AS visible, NULL AS flag FROM candidates c

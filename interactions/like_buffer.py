@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from rest_framework.exceptions import NotFound
 
 from puppies import ratelimit
 from puppies import redis as puppies_redis
-from users import revocations
+from users import hidden, revocations
 
 DIRTY = "{likes}:dirty"
 DRAINING = "{likes}:draining"
@@ -73,12 +74,14 @@ def liked_key(user_id: int) -> str:
 # its stored like_count, the set what the Like table holds (the drain keeps it before it
 # forgets a batch). -> {-1, verdict}: token revoked (nothing recorded); {-2, seconds}: over
 # the limit (nothing recorded); {3}: not cached; {0}: no set; else with the stored count.
+# An eighth KEY, the user's set of those with a block with them (users.hidden): {4} when
+# the post's author is in it (not found); {3} when it is not built yet.
 _INTENT = puppies_redis.Script(
     revocations.LUA_CHECK
     + ratelimit.LUA_LIMIT
     + """
 local user, wanted = ARGV[1], tonumber(ARGV[2])
-local cached = #KEYS == 7
+local cached = #KEYS == 8
 local stored = false
 if cached then
   local verdict = token_revoked(ARGV[7], ARGV[8])
@@ -87,8 +90,10 @@ if cached then
   if wait then return {-2, wait} end
   local got = redis.call('MGET', KEYS[5], KEYS[7])
   if not got[1] then return {3} end
-  local version, likes = string.match(got[1], '^(%d+)|%d+|(%d+)|')
+  local version, author, likes = string.match(got[1], '^(%d+)|(%d+)|(%d+)|')
   if version ~= (got[2] or '0') then return {3} end
+  if redis.call('EXISTS', KEYS[8]) == 0 then return {3} end
+  if redis.call('SISMEMBER', KEYS[8], author) == 1 then return {4} end
   stored = tonumber(likes)
 end
 local state, base
@@ -262,7 +267,13 @@ def record_intent_cached(
     from posts.rendering import post_key, version_key  # it reads this module's keys
 
     cached = post_key(post_id)
-    post_keys = (*keys(post_id), cached, liked_key(user.pk), version_key(cached))
+    post_keys = (
+        *keys(post_id),
+        cached,
+        liked_key(user.pk),
+        version_key(cached),
+        hidden.set_key(user.pk),
+    )
     check = revocations.pending_args(user)
     outcome = _record(
         post_keys, post_id, (user.pk, int(liked), "", "", post_id, *check, *limit.args)
@@ -272,6 +283,8 @@ def record_intent_cached(
         return record_intent_cached(post_id, user, liked=liked, limit=limit)
     revocations.settle(user, None)
     limit.settle(outcome[1] if outcome[0] == -2 else 0)  # raises over the limit
+    if outcome[0] == 4:
+        raise NotFound("Post not found.")  # a block with its author
     return (outcome[0] == 2, int(outcome[1]), int(outcome[2])) if outcome[0] in (1, 2) else None
 
 

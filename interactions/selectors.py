@@ -6,15 +6,18 @@ from django.db.models.functions import RowNumber
 from interactions.models import Comment, Like, Notification
 from posts.models import Post
 from users.models import User
+from users.selectors import without_hidden
 
 # --- comments -----------------------------------------------------------------
 
 
-def post_comments(post_id: int) -> QuerySet[Comment]:
-    """The live comments of a post with their authors, for CommentSerializer."""
-    return Comment.objects.filter(
+def post_comments(viewer: User, post_id: int) -> QuerySet[Comment]:
+    """The live comments of a post with their authors, for CommentSerializer, minus those
+    of authors blocked either way or muted by the viewer."""
+    comments = Comment.objects.filter(
         post_id=post_id, deleted_at__isnull=True, hidden_at__isnull=True
-    ).select_related("author")
+    )
+    return without_hidden(comments, viewer, "author_id", mutes=True).select_related("author")
 
 
 def get_comment(viewer: User, comment_id: int) -> Comment | None:
@@ -56,8 +59,10 @@ def notifications_for(recipient: User) -> QuerySet[Notification]:
 
 
 def _shown_notifications(recipient: User) -> QuerySet[Notification]:
+    # Not from someone blocked either way or muted (made before, or by a like in flight).
+    notifications = Notification.objects.filter(recipient=recipient)
     return (
-        Notification.objects.filter(recipient=recipient)
+        without_hidden(notifications, recipient, "actor_id", mutes=True)
         .filter(
             Q(post__isnull=True) | Q(post__deleted_at__isnull=True, post__hidden_at__isnull=True)
         )
@@ -114,7 +119,12 @@ def with_newest_actors(recipient: User, groups: list[dict]) -> list[dict]:
             else Q(type=group["type"], post_id=group["post_id"])
         )
     newest = (
-        Notification.objects.filter(wanted, recipient=recipient)
+        without_hidden(
+            Notification.objects.filter(wanted, recipient=recipient),
+            recipient,
+            "actor_id",
+            mutes=True,
+        )
         .annotate(
             group=_group_of(),
             rank=Window(

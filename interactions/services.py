@@ -25,7 +25,9 @@ from puppies import ratelimit
 from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
 from users import revocations
-from users.models import User
+from users import sql as users_sql
+from users.models import Mute, User
+from users.selectors import hidden_q
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +45,29 @@ def notify(
     if recipient_id == actor.pk:
         return
     # A like or follow notifies once (a unique index): its repeat is dropped by the insert
-    # itself, which needs no savepoint round trips around it.
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=recipient_id, actor_id=actor.pk, type=type, post=post, comment=comment
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    # itself, which needs no savepoint round trips around it. A recipient who blocked or
+    # muted the actor (or was blocked by them) is not told, in the same statement.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _NOTIFY_SQL,
+            {
+                "recipient": recipient_id,
+                "actor": actor.pk,
+                "type": type,
+                "post": post.pk if post is not None else None,
+                "comment": comment.pk if comment is not None else None,
+                "now": timezone.now(),
+            },
+        )
+
+
+_NOTIFY_SQL = f"""
+INSERT INTO {Notification._meta.db_table}
+    (recipient_id, actor_id, type, post_id, comment_id, created_at, read_at)
+SELECT %(recipient)s, %(actor)s, %(type)s, %(post)s, %(comment)s, %(now)s, NULL
+WHERE {users_sql.may_notify("%(recipient)s", "%(actor)s")}
+ON CONFLICT DO NOTHING
+"""
 
 
 # --- mentions -----------------------------------------------------------------
@@ -90,6 +106,8 @@ def notify_mentions(
         .annotate(username_lower=Lower("username"))
         .filter(username_lower__in=names)
         .exclude(pk__in=[actor.pk, *skip])
+        .exclude(hidden_q(actor, "pk"))  # blocked either way
+        .exclude(pk__in=Mute.objects.filter(muted_id=actor.pk).values("muter_id"))
         .values_list("pk", flat=True)
     )
     # Once per post body or comment (a unique index): a name mentioned again after an edit
@@ -380,10 +398,13 @@ def unlike_post(user: User, post_id: int) -> LikeState:
 
 
 # Raw SQL: on this hot path the ORM would cost several times the query itself.
-_LIKEABLE_SQL = """
+_LIKEABLE_SQL = (
+    """
 SELECT p.id, p.author_id, p.status, p.like_count, p.hidden_at, {like_row}
-FROM posts_post p WHERE p.id = %s AND p.deleted_at IS NULL
-"""
+FROM posts_post p WHERE p.id = %s AND p.deleted_at IS NULL AND """
+    # no block between the post's author and the user: the post is not found for them
+    + users_sql.unblocked("p.author_id", "%s")
+)
 _LIKEABLE_SQLS = {
     True: _LIKEABLE_SQL.format(
         like_row="EXISTS (SELECT 1 FROM interactions_like l "
@@ -398,7 +419,8 @@ def _likeable_post(user: User, post_id: int, *, with_like_row: bool = False) -> 
     `with_like_row`, `.has_like_row` says whether PostgreSQL holds the user's like of it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _LIKEABLE_SQLS[with_like_row], [user.pk, post_id] if with_like_row else [post_id]
+            _LIKEABLE_SQLS[with_like_row],
+            [user.pk, post_id, user.pk, user.pk] if with_like_row else [post_id, user.pk, user.pk],
         )
         row = cursor.fetchone()
     post = None
@@ -493,7 +515,7 @@ def _keep_liked_set(intent: like_buffer.Intent) -> None:
 # killed after commit, then rerun), it changes nothing the second time. Notifying here, not
 # at like time, keeps the like path free of PostgreSQL writes, notifies only likes that stick
 # (like then unlike within a flush notifies nobody) and commits with the like it announces.
-_APPLY_SQL = """
+_APPLY_SQL = f"""
 WITH liked AS (
     INSERT INTO interactions_like (user_id, post_id, created_at)
     SELECT w.user_id, w.post_id, to_timestamp(w.at_ms / 1000.0)
@@ -512,7 +534,7 @@ WITH liked AS (
     INSERT INTO interactions_notification (recipient_id, actor_id, type, post_id, created_at)
     SELECT p.author_id, liked.user_id, 'like', liked.post_id, liked.created_at
     FROM liked JOIN posts_post p ON p.id = liked.post_id
-    WHERE p.author_id <> liked.user_id
+    WHERE p.author_id <> liked.user_id AND {users_sql.may_notify("p.author_id", "liked.user_id")}
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), changes AS (
@@ -526,7 +548,7 @@ WITH liked AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM liked), (SELECT count(*) FROM unliked)
-"""
+"""  # noqa: S608
 
 
 def _apply_intents(intents: list[like_buffer.Intent]) -> tuple[int, int]:

@@ -37,7 +37,7 @@ class PostCommentsView(GenericAPIView):
     @extend_schema(responses=CommentSerializer(many=True), tags=["comments"])
     def get(self, request, post_id: int):
         post_or_404(request, post_id)
-        page = self.paginate_queryset(selectors.post_comments(post_id))
+        page = self.paginate_queryset(selectors.post_comments(request.user, post_id))
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(

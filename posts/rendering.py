@@ -32,7 +32,7 @@ from interactions.models import Like
 from posts.models import Post
 from puppies import redis as puppies_redis
 from puppies.serializers import represent
-from users import revocations
+from users import hidden, revocations
 from users.models import User
 
 # Cold entries leave after a day; an entry is refilled from PostgreSQL on its next read.
@@ -58,8 +58,11 @@ def _card_key(user_id: int) -> str:
 # one round trip per page, at the price of keys Redis Cluster could not route.
 # render(viewer id or "", "1" to use liked sets, ids or "id:author id") -> per post:
 # version, body or false, card version, card or false, like delta, mine (1 / 0 the viewer
-# likes it / does not, -1 unknown: ask PostgreSQL).
-LUA_RENDER = """
+# likes it / does not, -1 unknown: ask PostgreSQL); then, after the posts, the authors
+# hidden from the viewer by blocks (users.hidden.LUA_HIDDEN).
+LUA_RENDER = (
+    hidden.LUA_HIDDEN
+    + """
 local function entries(prefix, ids)  -- -> {version, body or false} per id, in two MGETs
   local keys, version_keys = {}, {}
   for i, id in ipairs(ids) do
@@ -93,9 +96,10 @@ local function render(viewer, use_sets, ids)
   local posts = entries('post:', post_ids)
   local deltas = redis.call('MGET', unpack(delta_keys))
   local likes = set_known and redis.call('SMISMEMBER', liked, unpack(post_ids)) or {}
-  local wanted, seen = {}, {}
+  local wanted, seen, some_unknown = {}, {}, false
   for i = 1, #ids do
     if posts[i][2] then authors[i] = string.match(posts[i][2], '^%d+|(%d+)|') end
+    some_unknown = some_unknown or authors[i] == ''
     if authors[i] ~= '' and not seen[authors[i]] then
       seen[authors[i]] = true
       wanted[#wanted + 1] = authors[i]
@@ -127,9 +131,11 @@ local function render(viewer, use_sets, ids)
     out[#out + 1] = tonumber(deltas[i] or '0')
     out[#out + 1] = mine
   end
+  out[#out + 1] = hidden_among(viewer, wanted, some_unknown)  -- users.hidden: blocks
   return out
 end
 """
+)
 
 # ARGV: the request's pending token check (users.revocations), viewer id or "", "1" to use
 # liked sets, post ids. -> render's answer, or {"!auth", verdict}.
@@ -253,7 +259,7 @@ def render_posts(
     if read is not None:
         whole = _from_cache(ids, read, anonymous=viewer_id is None)
         if whole is not None:
-            return whole
+            return _without_hidden(viewer_id, whole, read, len(ids))
     entries = _entries(ids, read)
     # Posts loaded whole are rendered as they are; a list page's lean rows (only what
     # paging needs) just name their author, and what the cache lacks is loaded at once.
@@ -267,13 +273,35 @@ def render_posts(
             continue
         like_count = max(int(entry.body[1]) + entry.delta, 0)
         out.append(
-            b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
-            % (post_id, entry.card, entry.body[2], like_count, b"true" if entry.mine else b"false")
+            (
+                int(entry.body[0]),
+                b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
+                % (
+                    post_id,
+                    entry.card,
+                    entry.body[2],
+                    like_count,
+                    b"true" if entry.mine else b"false",
+                ),
+            )
         )
-    return out
+    return _without_hidden(viewer_id, out, read, len(ids))
 
 
-def _from_cache(ids: list[int], flat: list, *, anonymous: bool) -> list[bytes] | None:
+def _without_hidden(
+    viewer_id: int | None, rendered: list[tuple[int, bytes]], read: list | None, count: int
+) -> list[bytes]:
+    """The rendered posts minus those whose author has a block with the viewer. Only a
+    viewer whose set of them is not in Redis yet (or Redis is down) costs a query, and
+    only when someone else's post is there to check."""
+    if viewer_id is None or all(author == viewer_id for author, _ in rendered):
+        return [body for _, body in rendered]
+    answer = read[6 * count] if read is not None and len(read) > 6 * count else None
+    hidden_ids = hidden.resolve(viewer_id, answer)
+    return [body for author, body in rendered if author not in hidden_ids]
+
+
+def _from_cache(ids: list[int], flat: list, *, anonymous: bool) -> list[tuple[int, bytes]] | None:
     """The page straight from what `render` returned when all of it was there (the
     common case, kept lean); None when anything must come from PostgreSQL."""
     out = []
@@ -285,13 +313,16 @@ def _from_cache(ids: list[int], flat: list, *, anonymous: bool) -> list[bytes] |
         if len(parts) < 4:
             return None  # a tombstone
         out.append(
-            b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
-            % (
-                post_id,
-                card[card.index(b"|") + 1 :],
-                parts[3],
-                max(int(parts[2]) + delta, 0),
-                b"true" if mine == 1 else b"false",
+            (
+                int(parts[1]),
+                b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
+                % (
+                    post_id,
+                    card[card.index(b"|") + 1 :],
+                    parts[3],
+                    max(int(parts[2]) + delta, 0),
+                    b"true" if mine == 1 else b"false",
+                ),
             )
         )
     return out

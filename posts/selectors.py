@@ -29,8 +29,10 @@ def visible_posts() -> QuerySet[Post]:
 
 
 def get_post(viewer: User, post_id: int) -> Post | None:
-    """A post the viewer may read; its author also sees it while hidden or pending media."""
-    post = Post.objects.select_related("author").filter(pk=post_id, deleted_at__isnull=True).first()
+    """A post the viewer may read (not one whose author has a block with them); its author
+    also sees it while hidden or pending media."""
+    posts = Post.objects.select_related("author").filter(pk=post_id, deleted_at__isnull=True)
+    post = users.without_hidden(posts, viewer, "author_id").first()  # blocks: in this query
     if post is None or not (post.is_visible or post.author_id == viewer.pk):
         return None
     return post
@@ -96,12 +98,13 @@ def user_query_problem(q: str) -> str | None:
     return f"Give at least {USER_SEARCH_MIN_CHARS} characters."
 
 
-def search_posts(q: str) -> QuerySet[Post]:
-    """Visible posts matching the web-style query `q` ("quoted phrase", -not, or)."""
+def search_posts(viewer: User, q: str) -> QuerySet[Post]:
+    """Visible posts matching the web-style query `q` ("quoted phrase", -not, or), minus
+    those of authors blocked either way or muted by the viewer."""
     # The same expression as the partial GIN index post_content_search, so that index serves it.
+    posts = users.without_hidden(Post.objects.visible(), viewer, "author_id", mutes=True)
     return (
-        Post.objects.visible()
-        .only(*_PAGE_FIELDS)
+        posts.only(*_PAGE_FIELDS)
         .alias(document=content_search_vector())
         .filter(document=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch"))
     )
@@ -114,9 +117,11 @@ def search_users(viewer: User, q: str) -> QuerySet[User]:
     )
 
 
-def hashtag_posts(tag: str) -> QuerySet[PostHashtag]:
-    """The PostHashtag rows of `tag` whose post is visible (their post ids, for rendering)."""
-    return PostHashtag.objects.filter(visible_q("post__"), tag=tag).only("post_id", "created_at")
+def hashtag_posts(viewer: User, tag: str) -> QuerySet[PostHashtag]:
+    """The PostHashtag rows of `tag` whose post is visible to the viewer (their post ids,
+    for rendering)."""
+    rows = PostHashtag.objects.filter(visible_q("post__"), tag=tag)
+    return users.without_hidden(rows, viewer, "post__author_id").only("post_id", "created_at")
 
 
 _TRENDING_KEY = "posts:trending_hashtags"

@@ -214,7 +214,7 @@ class SearchPostsView(GenericAPIView):
 
     @extend_schema(parameters=[_Q_PARAMETER], responses=PostSerializer(many=True), tags=["search"])
     def get(self, request):
-        posts = selectors.search_posts(read_search_query(request))
+        posts = selectors.search_posts(request.user, read_search_query(request))
         return post_page(self, self.paginate_queryset(posts))
 
 
@@ -242,7 +242,8 @@ class HashtagPostsView(GenericAPIView):
     def get(self, request, tag: str):
         data = HashtagSerializer(data={"tag": tag})
         data.is_valid(raise_exception=True)
-        rows = self.paginate_queryset(selectors.hashtag_posts(data.validated_data["tag"].lower()))
+        tag = data.validated_data["tag"].lower()
+        rows = self.paginate_queryset(selectors.hashtag_posts(request.user, tag))
         return post_page(self, [row.post_id for row in rows])
 
 

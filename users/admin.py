@@ -19,12 +19,14 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 from rest_framework.exceptions import APIException
 
 from posts import rendering
 from users import profiles, revocations, services
-from users.models import AuditLog, User
+from users.models import AuditLog, Block, User
 
 
 def is_moderator(request) -> bool:
@@ -145,6 +147,10 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
             "Counters",
             {"fields": ["follower_count", "following_count", "post_count", "last_active_at"]},
         ),
+        (
+            "Safety",
+            {"fields": ["blocks_made", "blocks_received", "reports_filed", "reports_received"]},
+        ),
     ]
     # Role, staff and suspension change only through the actions: they are audited.
     readonly_fields = [
@@ -156,6 +162,10 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
         "following_count",
         "post_count",
         "last_active_at",
+        "blocks_made",
+        "blocks_received",
+        "reports_filed",
+        "reports_received",
     ]
     add_fieldsets = [
         (None, {"fields": ["username", "email", "password1", "password2"]}),
@@ -166,6 +176,36 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
 
     def indexed_search(self, queryset, term):
         return queryset.filter(user_matching(term))
+
+    # --- what moderators weigh on a user's page: blocks and reports, newest first ---
+
+    @admin.display(description="blocked (by them)")
+    def blocks_made(self, user: User) -> str:
+        blocks = Block.objects.filter(blocker=user).select_related("blocked")
+        return _listing(
+            (_user_link(b.blocked), f"since {b.created_at:%Y-%m-%d %H:%M}")
+            for b in blocks.order_by("-created_at")[:LISTED]
+        )
+
+    @admin.display(description="blocked by")
+    def blocks_received(self, user: User) -> str:
+        blocks = Block.objects.filter(blocked=user).select_related("blocker")
+        return _listing(
+            (_user_link(b.blocker), f"since {b.created_at:%Y-%m-%d %H:%M}")
+            for b in blocks.order_by("-created_at")[:LISTED]
+        )
+
+    @admin.display(description="reports filed")
+    def reports_filed(self, user: User) -> str:
+        from interactions.models import Report
+
+        return _reports(Report.objects.filter(reporter=user))
+
+    @admin.display(description="reports on their posts")
+    def reports_received(self, user: User) -> str:
+        from interactions.models import Report
+
+        return _reports(Report.objects.filter(post__author=user))
 
     def has_admin_permission(self, request):
         return request.user.is_superuser or request.user.role == User.Role.ADMIN
@@ -196,6 +236,36 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
     @admin.action(description="Make selected users admins", permissions=["admin"])
     def make_admin(self, request, queryset):
         self._set_role(request, queryset, User.Role.ADMIN)
+
+
+LISTED = 50  # rows per list on a user's page, newest first
+
+
+def _user_link(user: User) -> str:
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:users_user_change", args=[user.pk]), user.username
+    )
+
+
+def _listing(rows) -> str:
+    """An HTML list of (link, note) rows; "none" when empty."""
+    items = format_html_join("", "<li>{} {}</li>", rows)
+    return format_html("<ul>{}</ul>", items) if items else "none"
+
+
+def _reports(reports) -> str:
+    return _listing(
+        (
+            format_html(
+                '<a href="{}">report {}</a>',
+                reverse("admin:interactions_report_change", args=[r.pk]),
+                r.pk,
+            ),
+            f"on post {r.post_id} by {r.reporter.username}: {r.reason}, {r.status}, "
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+        )
+        for r in reports.select_related("reporter").order_by("-created_at")[:LISTED]
+    )
 
 
 @admin.register(AuditLog)

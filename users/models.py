@@ -144,3 +144,51 @@ class RevokedTokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"refresh token family {self.family}"
+
+
+class Block(models.Model):
+    """`blocker` blocked `blocked`: neither sees the other (users.services.block_user)."""
+
+    pk = models.CompositePrimaryKey("blocker", "blocked")
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_made")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks_received")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # who blocked me (what I may not see of them either), and my list, newest first
+            models.Index(fields=["blocked", "blocker"], name="block_blocked_blocker"),
+            models.Index(F("blocker"), F("created_at").desc(), F("blocked"), name="block_list"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(blocker=models.F("blocked")), name="block_not_self"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class Mute(models.Model):
+    """`muter` muted `muted`: one-sided, the muted user is not told (users.services)."""
+
+    pk = models.CompositePrimaryKey("muter", "muted")
+    muter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    muted = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # who muted me: my mentions and comments do not notify them
+            models.Index(fields=["muted", "muter"], name="mute_muted_muter"),
+            models.Index(F("muter"), F("created_at").desc(), F("muted"), name="mute_list"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(muter=models.F("muted")), name="mute_not_self"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.muter_id} mutes {self.muted_id}"

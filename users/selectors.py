@@ -2,10 +2,10 @@
 
 import hashlib
 
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
-from users.models import Follow, User
+from users.models import Block, Follow, Mute, User
 
 
 def _is_following(viewer: User, user_ref: str):
@@ -15,12 +15,81 @@ def _is_following(viewer: User, user_ref: str):
     return Exists(Follow.objects.filter(follower_id=viewer.pk, followee_id=OuterRef(user_ref)))
 
 
-def users_visible_to(viewer: User) -> QuerySet[User]:
-    return User.objects.filter(is_active=True).annotate(is_following=_is_following(viewer, "pk"))
+def users_visible_to(viewer: User, *, with_blocked: bool = False) -> QuerySet[User]:
+    """Active users (those with a block with the viewer too, `with_blocked`: for blocking
+    and unblocking them), annotated with is_following."""
+    users = User.objects.filter(is_active=True)
+    if not with_blocked:
+        users = without_hidden(users, viewer, "pk")
+    return users.annotate(is_following=_is_following(viewer, "pk"))
 
 
-def get_user(viewer: User, *, user_id: int | None = None, username: str | None = None):
-    users = users_visible_to(viewer)
+# --- blocks and mutes ----------------------------------------------------------------
+# A block hides each of the pair from the other everywhere; a mute only takes the muted
+# user's posts, comments and notifications out of the muter's feed, search, comment lists
+# and notifications. Lists filter in the query they already run (no query added); posts
+# rendered from Redis are checked there (posts.rendering, users.hidden).
+
+
+def hidden_q(viewer: User | int, field: str, *, mutes: bool = False) -> Q:
+    """Rows whose user at `field` has a block with `viewer` (either way), or, with
+    `mutes`, is muted by them: to exclude. Index lookups on both directions."""
+    # type(), not isinstance: that would load a signed-in TokenUser's row (users.auth)
+    viewer_id = viewer if type(viewer) is int else viewer.pk
+    hidden = Q(**{f"{field}__in": Block.objects.filter(blocker_id=viewer_id).values("blocked_id")})
+    hidden |= Q(**{f"{field}__in": Block.objects.filter(blocked_id=viewer_id).values("blocker_id")})
+    if mutes:
+        hidden |= Q(**{f"{field}__in": Mute.objects.filter(muter_id=viewer_id).values("muted_id")})
+    return hidden
+
+
+def without_hidden(queryset: QuerySet, viewer: User, field: str, *, mutes: bool = False):
+    """`queryset` without rows whose user at `field` the (signed-in) viewer may not see."""
+    if not viewer.is_authenticated:
+        return queryset
+    return queryset.exclude(hidden_q(viewer, field, mutes=mutes))
+
+
+def blocked_between(first_id: int, second_id: int) -> bool:
+    """Whether either of the two blocked the other."""
+    return Block.objects.filter(
+        Q(blocker_id=first_id, blocked_id=second_id) | Q(blocker_id=second_id, blocked_id=first_id)
+    ).exists()
+
+
+def blocked_with_ids(user_id: int) -> set[int]:
+    """Everyone with a block with `user_id`, either way (users.hidden caches it)."""
+    made = Block.objects.filter(blocker_id=user_id).values_list("blocked_id", flat=True)
+    received = Block.objects.filter(blocked_id=user_id).values_list("blocker_id", flat=True)
+    return set(made.union(received, all=True))
+
+
+def blocks_of(user: User) -> QuerySet[Block]:
+    """The user's blocks with the blocked users (annotated viewer_follows), for a page."""
+    return (
+        Block.objects.filter(blocker=user)
+        .select_related("blocked")
+        .annotate(viewer_follows=_is_following(user, "blocked_id"))
+    )
+
+
+def mutes_of(user: User) -> QuerySet[Mute]:
+    """The user's mutes with the muted users (annotated viewer_follows), for a page."""
+    return (
+        Mute.objects.filter(muter=user)
+        .select_related("muted")
+        .annotate(viewer_follows=_is_following(user, "muted_id"))
+    )
+
+
+def get_user(
+    viewer: User,
+    *,
+    user_id: int | None = None,
+    username: str | None = None,
+    with_blocked: bool = False,
+):
+    users = users_visible_to(viewer, with_blocked=with_blocked)
     if username is not None:
         return users.filter(username__iexact=username).first()
     return users.filter(pk=user_id).first()
@@ -28,8 +97,9 @@ def get_user(viewer: User, *, user_id: int | None = None, username: str | None =
 
 def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:
     """Follows whose `follower` (annotated with is_following) follows `user_id`."""
+    follows = Follow.objects.filter(followee_id=user_id, follower__is_active=True)
     return (
-        Follow.objects.filter(followee_id=user_id, follower__is_active=True)
+        without_hidden(follows, viewer, "follower_id")
         .select_related("follower")
         .annotate(viewer_follows=_is_following(viewer, "follower_id"))
     )
@@ -37,8 +107,9 @@ def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:
 
 def following_of(viewer: User, user_id: int) -> QuerySet[Follow]:
     """Follows whose `followee` (annotated with is_following) `user_id` follows."""
+    follows = Follow.objects.filter(follower_id=user_id, followee__is_active=True)
     return (
-        Follow.objects.filter(follower_id=user_id, followee__is_active=True)
+        without_hidden(follows, viewer, "followee_id")
         .select_related("followee")
         .annotate(viewer_follows=_is_following(viewer, "followee_id"))
     )

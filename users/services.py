@@ -7,10 +7,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -20,9 +20,9 @@ from interactions.models import Notification
 from posts import rendering
 from puppies import ratelimit
 from puppies.errors import Conflict
-from users import auth, profiles, revocations, selectors
+from users import auth, hidden, profiles, revocations, selectors
 from users.auth import RefreshToken
-from users.models import AuditLog, Follow, RevokedTokenFamily, User
+from users.models import AuditLog, Block, Follow, Mute, RevokedTokenFamily, User
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +270,9 @@ def follow(follower: User, followee: User) -> bool:
     if follower.pk == followee.pk:
         raise ValidationError({"user": ["You cannot follow yourself."]})
     with transaction.atomic():
+        _lock_pair(follower.pk, followee.pk)
+        if selectors.blocked_between(follower.pk, followee.pk):
+            raise NotFound("User not found.")  # as their profile answers
         _, created = Follow.objects.get_or_create(follower=follower, followee=followee)
         if created:
             User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
@@ -293,6 +296,75 @@ def unfollow(follower: User, followee: User) -> None:
             )
             feed.stop_following(follower, followee)
             profiles.changed(follower, followee)
+
+
+# --- blocks and mutes ----------------------------------------------------------------
+
+
+def _lock_pair(first_id: int, second_id: int) -> None:
+    """Serialize follows and blocks between two users until commit: a follow racing a
+    block either sees the block (and is refused) or is removed by it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [min(first_id, second_id), max(first_id, second_id)],
+        )
+
+
+def _refuse_self(actor: User, user: User, verb: str) -> None:
+    if actor.pk == user.pk:
+        raise ValidationError({"user": [f"You cannot {verb} yourself."]})
+
+
+def block_user(*, blocker: User, blocked: User) -> bool:
+    """`blocker` blocks `blocked` -> True if this created the block (idempotent).
+
+    Both follows go (through `unfollow`: counters, feed entries and heads stay right), and
+    from the commit on neither sees the other: lists filter in SQL (users.selectors.hidden_q),
+    Redis-rendered posts through users.hidden, feeds through feed.sql.HIDDEN_AUTHORS."""
+    _refuse_self(blocker, blocked, "block")
+    with transaction.atomic():
+        _lock_pair(blocker.pk, blocked.pk)
+        _, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+        if created:
+            unfollow(blocker, blocked)
+            unfollow(blocked, blocker)
+            _blocks_changed(blocker, blocked)
+    return created
+
+
+def unblock_user(*, blocker: User, blocked: User) -> None:
+    """`blocker` no longer blocks `blocked` (idempotent); follows are not restored."""
+    with transaction.atomic():
+        deleted, _ = Block.objects.filter(blocker=blocker, blocked=blocked).delete()
+        if deleted:
+            _blocks_changed(blocker, blocked)
+
+
+def _blocks_changed(first: User, second: User) -> None:
+    hidden.changed([first.pk, second.pk])
+    feed.hidden_authors_changed([first.pk, second.pk])
+    profiles.changed(first, second)  # the copies each stored of the other
+
+
+def mute_user(*, muter: User, muted: User) -> bool:
+    """`muter` mutes `muted` -> True if this created the mute (idempotent). One-sided and
+    silent: the muted user's posts leave the muter's feed, search and comment lists, and
+    their notifications to the muter stop."""
+    _refuse_self(muter, muted, "mute")
+    with transaction.atomic():
+        _, created = Mute.objects.get_or_create(muter=muter, muted=muted)
+        if created:
+            feed.hidden_authors_changed([muter.pk])
+    return created
+
+
+def unmute_user(*, muter: User, muted: User) -> None:
+    """`muter` no longer mutes `muted` (idempotent)."""
+    with transaction.atomic():
+        deleted, _ = Mute.objects.filter(muter=muter, muted=muted).delete()
+        if deleted:
+            feed.hidden_authors_changed([muter.pk])
 
 
 # --- moderation ---------------------------------------------------------------

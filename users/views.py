@@ -188,6 +188,17 @@ class FollowView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def users_page(view: GenericAPIView, rows, side: str):
+    """The paginated answer of a page of relation rows (follows, blocks, mutes): the users
+    at `side` of each, with the viewer's `is_following` the query annotated."""
+    users = []
+    for row in view.paginate_queryset(rows):
+        user = getattr(row, side)
+        user.is_following = row.viewer_follows
+        users.append(user)
+    return view.get_paginated_response(UserSerializer(users, many=True).data)
+
+
 class _FollowListView(GenericAPIView):
     """A page of users from a page of Follow rows, newest follow first."""
 
@@ -201,13 +212,7 @@ class _FollowListView(GenericAPIView):
     @extend_schema(responses=UserSerializer(many=True), tags=["users"])
     def get(self, request, user_id: int):
         get_user_or_404(request, user_id)
-        page = self.paginate_queryset(self.follows(user_id))
-        users = []
-        for follow in page:
-            user = getattr(follow, self.side)
-            user.is_following = follow.viewer_follows
-            users.append(user)
-        return self.get_paginated_response(UserSerializer(users, many=True).data)
+        return users_page(self, self.follows(user_id), self.side)
 
 
 class FollowersView(_FollowListView):
@@ -224,3 +229,90 @@ class FollowingView(_FollowListView):
 
     def follows(self, user_id: int):
         return selectors.following_of(self.request.user, user_id)
+
+
+# --- blocks and mutes ----------------------------------------------------------------
+
+
+def _any_user_or_404(request, user_id: int) -> User:
+    """The user even if a block stands either way: blocking and unblocking still work."""
+    user = selectors.get_user(request.user, user_id=user_id, with_blocked=True)
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+_RELATION_RESPONSES = {201: UserSerializer, 200: UserSerializer}
+
+
+class BlockView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses=_RELATION_RESPONSES,
+        tags=["users"],
+        description="Block the user: 201 if this blocked them, 200 if they were already. "
+        "Both follows are removed; neither sees the other's profile, posts, comments or "
+        "likes (404) and neither can follow, like, comment on or notify the other.",
+    )
+    def post(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
+        user = _any_user_or_404(request, user_id)
+        created = services.block_user(blocker=request.user, blocked=user)
+        user.is_following = False  # the block removed it
+        return Response(UserSerializer(user).data, status=201 if created else 200)
+
+    @extend_schema(responses={204: None}, tags=["users"])
+    def delete(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
+        services.unblock_user(blocker=request.user, blocked=_any_user_or_404(request, user_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MuteView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses=_RELATION_RESPONSES,
+        tags=["users"],
+        description="Mute the user: 201 if this muted them, 200 if they were already. "
+        "Their posts leave my feed, search and comment lists and their notifications to "
+        "me stop; they are not told.",
+    )
+    def post(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
+        user = get_user_or_404(request, user_id)
+        created = services.mute_user(muter=request.user, muted=user)
+        return Response(UserSerializer(user).data, status=201 if created else 200)
+
+    @extend_schema(responses={204: None}, tags=["users"])
+    def delete(self, request, user_id: int):
+        ratelimit.enforce(request, "follow", request.user.pk)
+        services.unmute_user(muter=request.user, muted=_any_user_or_404(request, user_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyBlocksView(GenericAPIView):
+    """The users I blocked, most recently blocked first."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = UserSerializer
+    ordering = ("-created_at", "-blocked_id")
+
+    @extend_schema(responses=UserSerializer(many=True), tags=["users"])
+    def get(self, request):
+        return users_page(self, selectors.blocks_of(request.user), "blocked")
+
+
+class MyMutesView(GenericAPIView):
+    """The users I muted, most recently muted first."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = UserSerializer
+    ordering = ("-created_at", "-muted_id")
+
+    @extend_schema(responses=UserSerializer(many=True), tags=["users"])
+    def get(self, request):
+        return users_page(self, selectors.mutes_of(request.user), "muted")

@@ -172,7 +172,7 @@ def test_search_uses_the_gin_index(user):
         cursor.execute(GIN_SEED_SQL, [user.id])
         cursor.execute("ANALYZE posts_post")
         sql, params = (
-            selectors.search_posts("word7")
+            selectors.search_posts(user, "word7")
             .order_by("-created_at", "-id")[:21]
             .query.sql_with_params()
         )
