@@ -13,6 +13,8 @@ Every endpoint that answers posts renders them here. A page costs one Redis roun
   viewer's pending or in-flight intent; then the viewer's set of liked posts, which the
   like drain builds and keeps (it alone writes the Like table, so it cannot race a
   build). Without that set, the viewer's likes of the page are read from PostgreSQL.
+- The viewer's bookmarked and reposted posts (interactions.viewer_sets): without that
+  set, they are read from PostgreSQL with the likes (one query), and the set is built.
 
 Writers bump the version after their transaction commits (`invalidate_posts`,
 `invalidate_author`); a body is stored only if the version it was read under is still
@@ -28,7 +30,8 @@ from django.conf import settings
 from django.db import transaction
 from rest_framework.exceptions import NotFound
 
-from interactions.models import Like
+from interactions import selectors as interactions_selectors
+from interactions import viewer_sets
 from posts.models import Post
 from puppies import redis as puppies_redis
 from puppies.serializers import represent
@@ -58,7 +61,8 @@ def _card_key(user_id: int) -> str:
 # one round trip per page, at the price of keys Redis Cluster could not route.
 # render(viewer id or "", "1" to use liked sets, ids or "id:author id") -> per post:
 # version, body or false, card version, card or false, like delta, mine (1 / 0 the viewer
-# likes it / does not, -1 unknown: ask PostgreSQL).
+# likes it / does not, -1 unknown: ask PostgreSQL), bookmarked and reposted (the same);
+# then, when the viewer's saved set is missing, its generation (interactions.viewer_sets).
 LUA_RENDER = """
 local function entries(prefix, ids)  -- -> {version, body or false} per id, in two MGETs
   local keys, version_keys = {}, {}
@@ -93,6 +97,22 @@ local function render(viewer, use_sets, ids)
   local posts = entries('post:', post_ids)
   local deltas = redis.call('MGET', unpack(delta_keys))
   local likes = set_known and redis.call('SMISMEMBER', liked, unpack(post_ids)) or {}
+  -- bookmarks and reposts (interactions.viewer_sets): 0 for anonymous, -1 unknown
+  local saved_key, saved, generation = 'saved:{' .. viewer .. '}', {}, false
+  local saved_default = 0
+  if viewer ~= '' then
+    if redis.call('EXISTS', saved_key) == 0 then
+      saved_default, generation = -1, redis.call('GET', saved_key .. ':gen') or '0'
+    elseif redis.call('SISMEMBER', saved_key, 'x') == 1 then
+      saved_default = -1
+    else
+      local members = {}
+      for i, id in ipairs(post_ids) do
+        members[2 * i - 1], members[2 * i] = 'b' .. id, 'r' .. id
+      end
+      saved = redis.call('SMISMEMBER', saved_key, unpack(members))
+    end
+  end
   local wanted, seen = {}, {}
   for i = 1, #ids do
     if posts[i][2] then authors[i] = string.match(posts[i][2], '^%d+|(%d+)|') end
@@ -126,7 +146,10 @@ local function render(viewer, use_sets, ids)
     out[#out + 1] = card[2]
     out[#out + 1] = tonumber(deltas[i] or '0')
     out[#out + 1] = mine
+    out[#out + 1] = saved[2 * i - 1] or saved_default
+    out[#out + 1] = saved[2 * i] or saved_default
   end
+  if generation then out[#out + 1] = generation end
   return out
 end
 """
@@ -221,8 +244,40 @@ def _bump(keys: list[str]) -> None:
 # --- rendering --------------------------------------------------------------------------
 
 
+# What `render` returns per post (then, maybe, one generation: see LUA_RENDER).
+_STRIDE = 8
+_BOOL = (b"false", b"true")
+
+
 class _Entry:
-    __slots__ = ("author_id", "body", "card", "card_version", "delta", "mine", "version")
+    __slots__ = (
+        "author_id",
+        "body",
+        "bookmarked",
+        "card",
+        "card_version",
+        "delta",
+        "mine",
+        "reposted",
+        "version",
+    )
+
+
+def _post_json(
+    post_id: int,
+    card: bytes,
+    fragment: bytes,
+    like_count: int,
+    marks: tuple[bool, bool, bool],  # liked, bookmarked, reposted by the viewer
+) -> bytes:
+    liked, bookmarked, reposted = marks
+    return b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s,' % (
+        post_id,
+        card,
+        fragment,
+        max(like_count, 0),
+        _BOOL[liked],
+    ) + b'"bookmarked_by_me":%s,"reposted_by_me":%s}' % (_BOOL[bookmarked], _BOOL[reposted])
 
 
 def render_posts(
@@ -259,16 +314,20 @@ def render_posts(
     # paging needs) just name their author, and what the cache lacks is loaded at once.
     loaded = {p.pk: p for p in posts if not isinstance(p, int) and not p.get_deferred_fields()}
     _fill_misses(ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id)
-    _look_up_likes(viewer_id, entries)
+    _look_up_viewer_marks(viewer_id, entries, _generation(ids, read))
     out = []
     for post_id in ids:
         entry = entries.get(post_id)
         if entry is None or entry.body is None:
             continue
-        like_count = max(int(entry.body[1]) + entry.delta, 0)
         out.append(
-            b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
-            % (post_id, entry.card, entry.body[2], like_count, b"true" if entry.mine else b"false")
+            _post_json(
+                post_id,
+                entry.card,
+                entry.body[2],
+                int(entry.body[1]) + entry.delta,
+                (entry.mine, entry.bookmarked, entry.reposted),
+            )
         )
     return out
 
@@ -278,20 +337,19 @@ def _from_cache(ids: list[int], flat: list, *, anonymous: bool) -> list[bytes] |
     common case, kept lean); None when anything must come from PostgreSQL."""
     out = []
     for i, post_id in enumerate(ids):
-        _, body, _, card, delta, mine = flat[6 * i : 6 * i + 6]
-        if not body or not card or (mine == -1 and not anonymous):
+        _, body, _, card, delta, *marks = flat[_STRIDE * i : _STRIDE * i + _STRIDE]
+        if not body or not card or (-1 in marks and not anonymous):
             return None
         parts = body.split(b"|", 3)  # version, author, stored likes, JSON
         if len(parts) < 4:
             return None  # a tombstone
         out.append(
-            b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
-            % (
+            _post_json(
                 post_id,
                 card[card.index(b"|") + 1 :],
                 parts[3],
-                max(int(parts[2]) + delta, 0),
-                b"true" if mine == 1 else b"false",
+                int(parts[2]) + delta,
+                (marks[0] == 1, marks[1] == 1, marks[2] == 1),
             )
         )
     return out
@@ -328,7 +386,7 @@ def render_new_post(author: User, post: Post) -> bytes:
         if rendered is None:
             raise NotFound("Post not found.")
         return rendered
-    read[5] = 0  # not liked by its author: it did not exist a moment ago
+    read[5:8] = [0, 0, 0]  # not liked, bookmarked or reposted: it did not exist a moment ago
     return render_posts(author, [post], only_visible=False, read=read)[0]
 
 
@@ -345,9 +403,12 @@ def _entries(ids: list[int], flat: list | None) -> dict[int, _Entry]:
         if flat is None:  # Redis down: everything from PostgreSQL, nothing cached
             entry.version = entry.card_version = None
             entry.body = entry.card = None
-            entry.delta, entry.mine = 0, -1
+            entry.delta, entry.mine, entry.bookmarked, entry.reposted = 0, -1, -1, -1
             continue
-        version, body, card_version, card, entry.delta, entry.mine = flat[6 * i : 6 * i + 6]
+        version, body, card_version, card, entry.delta, *marks = flat[
+            _STRIDE * i : _STRIDE * i + _STRIDE
+        ]
+        entry.mine, entry.bookmarked, entry.reposted = marks
         entry.version, entry.card_version = version, card_version or None
         entry.body = _split_body(body) if body else None
         entry.card = card.split(b"|", 1)[1] if card else None
@@ -434,16 +495,43 @@ def _fill(fills: list[tuple[str, object, bytes]]) -> None:
             puppies_redis.run_scripts(calls)
 
 
-def _look_up_likes(viewer_id: int | None, entries: dict[int, _Entry]) -> None:
-    unknown = [pid for pid, e in entries.items() if e.body is not None and e.mine == -1]
-    if viewer_id is None or not unknown:
-        for entry in entries.values():
-            entry.mine = entry.mine == 1
-        return
-    liked = set(
-        Like.objects.filter(user_id=viewer_id, post_id__in=unknown).values_list(
-            "post_id", flat=True
+def _generation(ids: list[int], flat: list | None) -> bytes | None:
+    """The generation of the viewer's missing saved set, as `render` returned it."""
+    if flat is None or len(flat) <= _STRIDE * len(ids):
+        return None
+    return flat[_STRIDE * len(ids)]
+
+
+def _look_up_viewer_marks(
+    viewer_id: int | None, entries: dict[int, _Entry], generation: bytes | None
+) -> None:
+    """What Redis could not say of the viewer's likes, bookmarks and reposts, from
+    PostgreSQL in one query; a missing saved set is read whole and built on the way."""
+    shown = [(pid, e) for pid, e in entries.items() if e.body is not None]
+    liked_among = [pid for pid, e in shown if e.mine == -1]
+    saved_among = [pid for pid, e in shown if -1 in (e.bookmarked, e.reposted)]
+    marks: dict[str, set[int]] = {"l": set(), "b": set(), "r": set()}
+    if viewer_id is not None and (liked_among or saved_among):
+        whole = generation is not None and bool(saved_among)
+        rows = interactions_selectors.viewer_marks(
+            viewer_id,
+            liked_among=liked_among,
+            saved_among=None if whole else saved_among,
+            saved_limit=viewer_sets.SET_MAX + 1,
         )
-    )
+        saved = [(kind, post_id) for kind, post_id in rows if kind != "l"]
+        if whole:
+            viewer_sets.build(viewer_id, generation, saved)
+            if len(saved) > viewer_sets.SET_MAX:  # the page's may be past the limit
+                saved = interactions_selectors.viewer_marks(
+                    viewer_id, liked_among=[], saved_among=saved_among
+                )
+        for kind, post_id in [*rows, *saved]:
+            if kind == "l" or post_id in saved_among:
+                marks[kind].add(post_id)
     for post_id, entry in entries.items():
-        entry.mine = post_id in liked if entry.mine == -1 else entry.mine == 1
+        entry.mine = post_id in marks["l"] if entry.mine == -1 else entry.mine == 1
+        entry.bookmarked = (
+            post_id in marks["b"] if entry.bookmarked == -1 else entry.bookmarked == 1
+        )
+        entry.reposted = post_id in marks["r"] if entry.reposted == -1 else entry.reposted == 1
