@@ -1,5 +1,6 @@
 """The set-based SQL of interactions, in one place (table names from the models)."""
 
+from feed import sql as feed_sql
 from interactions.models import Bookmark, Comment, Like, Notification, Repost
 from posts.models import VISIBLE_SQL, Post
 from users.models import User
@@ -44,11 +45,12 @@ ON CONFLICT DO NOTHING RETURNING 1
 """  # noqa: S608
 REMOVE_BOOKMARK = f"DELETE FROM {BOOKMARK} WHERE user_id = %(user)s AND post_id = %(post)s"  # noqa: S608
 
-# A repost and the post's repost_count in one statement. The post's row lock (FOR UPDATE,
-# then the UPDATE) orders it with other reposts of the post, so the count moves exactly
-# once per row written, and with a concurrent delete or hide (which lock the row too):
-# a post that is no longer visible, or the caller's own, gets none. -> (row written,
-# repost_count), or no row when the post cannot be reposted.
+# A repost, the post's repost_count and the feeds' outbox event (feed.sql) in one
+# statement. The post's row lock (FOR UPDATE, then the UPDATE) orders it with other
+# reposts of the post, so the count moves exactly once per row written, and with a
+# concurrent delete or hide (which lock the row too): a post that is no longer visible,
+# or the caller's own, gets none. -> (row written, repost_count, event id or NULL), or
+# no row when the post cannot be reposted.
 ADD_REPOST = f"""
 WITH p AS (
     SELECT p.id, p.repost_count FROM {POST} p
@@ -61,17 +63,19 @@ WITH p AS (
 ), counted AS (
     UPDATE {POST} SET repost_count = repost_count + 1
     WHERE id = (SELECT post_id FROM written) RETURNING repost_count
-)
-SELECT EXISTS (SELECT 1 FROM written), COALESCE((SELECT repost_count FROM counted), p.repost_count)
+), {feed_sql.ACTOR_EVENTS.format(source="written")}
+SELECT EXISTS (SELECT 1 FROM written), COALESCE((SELECT repost_count FROM counted), p.repost_count),
+       (SELECT id FROM event), (SELECT {feed_sql.NOTIFY_EVENT} FROM event)
 FROM p
 """  # noqa: S608
 REMOVE_REPOST = f"""
 WITH gone AS (
     DELETE FROM {REPOST} WHERE user_id = %(user)s AND post_id = %(post)s RETURNING post_id
-)
-UPDATE {POST} SET repost_count = repost_count - 1
-WHERE id = (SELECT post_id FROM gone) AND repost_count > 0
-RETURNING repost_count
+), counted AS (
+    UPDATE {POST} SET repost_count = repost_count - 1
+    WHERE id = (SELECT post_id FROM gone) AND repost_count > 0
+), {feed_sql.ACTOR_EVENTS.format(source="gone")}
+SELECT id, {feed_sql.NOTIFY_EVENT} FROM event
 """  # noqa: S608
 
 

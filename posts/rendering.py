@@ -59,10 +59,12 @@ def _card_key(user_id: int) -> str:
 # A Lua function, so that a script serving a whole page (feed.heads) renders in the same
 # call. Keys are built from the ids as post_key and interactions.like_buffer name them:
 # one round trip per page, at the price of keys Redis Cluster could not route.
-# render(viewer id or "", "1" to use liked sets, ids or "id:author id") -> per post:
-# version, body or false, card version, card or false, like delta, mine (1 / 0 the viewer
-# likes it / does not, -1 unknown: ask PostgreSQL), bookmarked and reposted (the same);
-# then, when the viewer's saved set is missing, its generation (interactions.viewer_sets).
+# render(viewer id or "", "1" to use liked sets, ids or "id:author id" or, in a feed,
+# "id:[author id]:reposter id") -> per post: version, body or false, card version, card
+# or false, like delta, mine (1 / 0 the viewer likes it / does not, -1 unknown: ask
+# PostgreSQL), bookmarked and reposted (the same), the reposter's card version and card
+# (false, false without one); then, when the viewer's saved set is missing, its
+# generation (interactions.viewer_sets).
 LUA_RENDER = """
 local function entries(prefix, ids)  -- -> {version, body or false} per id, in two MGETs
   local keys, version_keys = {}, {}
@@ -88,10 +90,11 @@ local function render(viewer, use_sets, ids)
   local set_known = has_set and redis.call('SISMEMBER', liked, 'x') == 0
   if sets and not has_set then redis.call('SADD', '{likes}:wanted', viewer) end
   if #ids == 0 then return {} end
-  -- "<post id>", or "<post id>:<author id>" when the caller knows the author already
-  local post_ids, authors, delta_keys = {}, {}, {}
+  -- "<post id>", or "<post id>:<author id>" when the caller knows the author already,
+  -- then ":<reposter id>" for a followee's repost in a feed
+  local post_ids, authors, reposters, delta_keys = {}, {}, {}, {}
   for i, arg in ipairs(ids) do
-    post_ids[i], authors[i] = string.match(arg, '^(%d+):?(%d*)$')
+    post_ids[i], authors[i], reposters[i] = string.match(arg, '^(%d+):?(%d*):?(%d*)$')
     delta_keys[i] = 'likes:{' .. post_ids[i] .. '}:delta'
   end
   local posts = entries('post:', post_ids)
@@ -116,9 +119,11 @@ local function render(viewer, use_sets, ids)
   local wanted, seen = {}, {}
   for i = 1, #ids do
     if posts[i][2] then authors[i] = string.match(posts[i][2], '^%d+|(%d+)|') end
-    if authors[i] ~= '' and not seen[authors[i]] then
-      seen[authors[i]] = true
-      wanted[#wanted + 1] = authors[i]
+    for _, user in ipairs({authors[i], reposters[i]}) do
+      if user ~= '' and not seen[user] then
+        seen[user] = true
+        wanted[#wanted + 1] = user
+      end
     end
   end
   local cards = {}
@@ -148,6 +153,9 @@ local function render(viewer, use_sets, ids)
     out[#out + 1] = mine
     out[#out + 1] = saved[2 * i - 1] or saved_default
     out[#out + 1] = saved[2 * i] or saved_default
+    local reposter_card = cards[reposters[i]] or {false, false}
+    out[#out + 1] = reposter_card[1]
+    out[#out + 1] = reposter_card[2]
   end
   if generation then out[#out + 1] = generation end
   return out
@@ -245,7 +253,7 @@ def _bump(keys: list[str]) -> None:
 
 
 # What `render` returns per post (then, maybe, one generation: see LUA_RENDER).
-_STRIDE = 8
+_STRIDE = 10
 _BOOL = (b"false", b"true")
 
 
@@ -259,6 +267,8 @@ class _Entry:
         "delta",
         "mine",
         "reposted",
+        "reposter_card",
+        "reposter_card_version",
         "version",
     )
 
@@ -269,51 +279,70 @@ def _post_json(
     fragment: bytes,
     like_count: int,
     marks: tuple[bool, bool, bool],  # liked, bookmarked, reposted by the viewer
+    reposted_by: bytes | bool | None,  # in a feed: the reposter's card or None; else False
 ) -> bytes:
     liked, bookmarked, reposted = marks
+    feed_only = b""
+    if reposted_by is not False:
+        feed_only = b',"reposted_by":%s' % (reposted_by or b"null")
     return b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s,' % (
         post_id,
         card,
         fragment,
         max(like_count, 0),
         _BOOL[liked],
-    ) + b'"bookmarked_by_me":%s,"reposted_by_me":%s}' % (_BOOL[bookmarked], _BOOL[reposted])
+    ) + b'"bookmarked_by_me":%s,"reposted_by_me":%s%s}' % (
+        _BOOL[bookmarked],
+        _BOOL[reposted],
+        feed_only,
+    )
 
 
 def render_posts(
-    viewer: User, posts: Sequence[Post | int], *, only_visible: bool = True, read=None
+    viewer: User,
+    posts: Sequence[Post | int],
+    *,
+    only_visible: bool = True,
+    read=None,
+    reposted_by: dict[int, int] | None = None,
 ) -> list[bytes]:
     """JSON objects of `posts` (ids or loaded posts), as `viewer` sees them, in order.
 
     Posts that are gone or that others may not see are left out; with
     `only_visible=False` the author still sees their own hidden or pending post.
     `read` is what a page script's `render` call already returned for these posts.
+    `reposted_by` (feeds only: post id -> the followee whose repost put it there) adds
+    `reposted_by` to every post: that followee's summary, or null.
     """
     if not posts:
         return []
     ids = [p if isinstance(p, int) else p.pk for p in posts]
     viewer_id = viewer.pk if viewer.is_authenticated else None
     if read is None:
-        # Known authors go along, so a post's first render finds their card too.
-        args = [p if isinstance(p, int) else f"{p.pk}:{p.author_id}" for p in posts]
+        # Known authors go along, so a post's first render finds their card too; so do
+        # the reposters of a feed's reposts.
+        reposters = reposted_by or {}
+        args = [_render_arg(p, reposters.get(pid)) for p, pid in zip(posts, ids, strict=True)]
         try:
             read = _READ([], [*revocations.pending_args(viewer), *render_args(viewer), *args])
         except puppies_redis.Unavailable:
             read = None
         if read and read[0] == b"!auth":
             revocations.settle(viewer, read[1])  # raises if the token was revoked
-            return render_posts(viewer, posts, only_visible=only_visible)
+            return render_posts(viewer, posts, only_visible=only_visible, reposted_by=reposted_by)
         if read is not None:
             revocations.settle(viewer, None)
     if read is not None:
-        whole = _from_cache(ids, read, anonymous=viewer_id is None)
+        whole = _from_cache(ids, read, anonymous=viewer_id is None, feed=reposted_by)
         if whole is not None:
             return whole
     entries = _entries(ids, read)
     # Posts loaded whole are rendered as they are; a list page's lean rows (only what
     # paging needs) just name their author, and what the cache lacks is loaded at once.
     loaded = {p.pk: p for p in posts if not isinstance(p, int) and not p.get_deferred_fields()}
-    _fill_misses(ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id)
+    _fill_misses(
+        ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id, feed=reposted_by
+    )
     _look_up_viewer_marks(viewer_id, entries, _generation(ids, read))
     out = []
     for post_id in ids:
@@ -327,19 +356,38 @@ def render_posts(
                 entry.body[2],
                 int(entry.body[1]) + entry.delta,
                 (entry.mine, entry.bookmarked, entry.reposted),
+                False if reposted_by is None else entry.reposter_card,
             )
         )
     return out
 
 
-def _from_cache(ids: list[int], flat: list, *, anonymous: bool) -> list[bytes] | None:
+def _render_arg(post: Post | int, reposter: int | None) -> str | int:
+    """A post's argument of `render`: its id, its author if known, its reposter if any."""
+    author = "" if isinstance(post, int) else post.author_id
+    pk = post if isinstance(post, int) else post.pk
+    if reposter is not None:
+        return f"{pk}:{author}:{reposter}"
+    return f"{pk}:{author}" if author != "" else pk
+
+
+def _from_cache(
+    ids: list[int], flat: list, *, anonymous: bool, feed: dict[int, int] | None
+) -> list[bytes] | None:
     """The page straight from what `render` returned when all of it was there (the
     common case, kept lean); None when anything must come from PostgreSQL."""
     out = []
     for i, post_id in enumerate(ids):
-        _, body, _, card, delta, *marks = flat[_STRIDE * i : _STRIDE * i + _STRIDE]
+        _, body, _, card, delta, *marks, _, by_card = flat[_STRIDE * i : _STRIDE * i + _STRIDE]
         if not body or not card or (-1 in marks and not anonymous):
             return None
+        reposted_by = False
+        if feed is not None:
+            reposted_by = None
+            if post_id in feed:
+                if not by_card:
+                    return None
+                reposted_by = by_card[by_card.index(b"|") + 1 :]
         parts = body.split(b"|", 3)  # version, author, stored likes, JSON
         if len(parts) < 4:
             return None  # a tombstone
@@ -350,6 +398,7 @@ def _from_cache(ids: list[int], flat: list, *, anonymous: bool) -> list[bytes] |
                 parts[3],
                 int(parts[2]) + delta,
                 (marks[0] == 1, marks[1] == 1, marks[2] == 1),
+                reposted_by,
             )
         )
     return out
@@ -404,11 +453,14 @@ def _entries(ids: list[int], flat: list | None) -> dict[int, _Entry]:
             entry.version = entry.card_version = None
             entry.body = entry.card = None
             entry.delta, entry.mine, entry.bookmarked, entry.reposted = 0, -1, -1, -1
+            entry.reposter_card_version = entry.reposter_card = None
             continue
-        version, body, card_version, card, entry.delta, *marks = flat[
+        version, body, card_version, card, entry.delta, *marks, by_version, by_card = flat[
             _STRIDE * i : _STRIDE * i + _STRIDE
         ]
         entry.mine, entry.bookmarked, entry.reposted = marks
+        entry.reposter_card_version = by_version or None
+        entry.reposter_card = by_card.split(b"|", 1)[1] if by_card else None
         entry.version, entry.card_version = version, card_version or None
         entry.body = _split_body(body) if body else None
         entry.card = card.split(b"|", 1)[1] if card else None
@@ -435,8 +487,10 @@ def _fill_misses(
     *,
     only_visible: bool,
     viewer_id: int | None,
+    feed: dict[int, int] | None = None,
 ) -> None:
-    """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards."""
+    """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards
+    (authors', and in a feed reposters')."""
     from posts.serializers import AuthorSerializer, PostBodySerializer
 
     def body_needed(entry: _Entry) -> bool:
@@ -466,20 +520,29 @@ def _fill_misses(
             entry.body = (str(post.author_id).encode(), b"%d" % post.like_count, fragment)
             entry.author_id = post.author_id
 
+    feed = feed or {}
     need_card = [e for e in entries.values() if e.body is not None and e.card is None]
-    if need_card:
-        author_ids = {int(e.body[0]) for e in need_card}
-        authors = {p.author_id: p.author for p in loaded.values() if p.author_id in author_ids}
-        authors.update(User.objects.in_bulk(author_ids - authors.keys()))
+    need_reposter = [
+        (feed[pid], e)
+        for pid, e in entries.items()
+        if e.body is not None and pid in feed and e.reposter_card is None
+    ]
+    if need_card or need_reposter:
+        user_ids = {int(e.body[0]) for e in need_card} | {user for user, _ in need_reposter}
+        users = {p.author_id: p.author for p in loaded.values() if p.author_id in user_ids}
+        users.update(User.objects.in_bulk(user_ids - users.keys()))
         cards = {
-            author.pk: orjson.dumps(represent(AuthorSerializer, author))
-            for author in authors.values()
+            user.pk: orjson.dumps(represent(AuthorSerializer, user)) for user in users.values()
         }
         for entry in need_card:
             entry.card = cards[int(entry.body[0])]
             # A card's version is unknown when neither the caller nor a cached post named
             # the author: the card is then cached by a later render.
             fills.append((_card_key(int(entry.body[0])), entry.card_version, entry.card))
+        for user_id, entry in need_reposter:
+            entry.reposter_card = cards.get(user_id)  # None (null): the reposter is gone
+            if entry.reposter_card is not None:
+                fills.append((_card_key(user_id), entry.reposter_card_version, entry.reposter_card))
     _fill(fills)
 
 

@@ -86,6 +86,22 @@ class PostSerializer(serializers.ModelSerializer):
         return post.media.get("error")
 
 
+class FeedPostSerializer(PostSerializer):
+    """A post in a home feed: also which followee's repost put it there."""
+
+    reposted_by = AuthorSerializer(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The followee whose repost put this post in the feed; null for a post "
+        "that is here as its author's.",
+    )
+
+    class Meta(PostSerializer.Meta):
+        fields = [*PostSerializer.Meta.fields, "reposted_by"]
+        read_only_fields = fields
+
+
 class PostBodySerializer(PostSerializer):
     """What posts.rendering caches of a post: all but its id, its author's summary (cached
     apart) and what is overlaid per request (like_count and the viewer's marks)."""
