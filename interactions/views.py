@@ -263,6 +263,7 @@ class PostRepostView(GenericAPIView):
         "403 for the caller's own post; 404 for a post the caller cannot see.",
     )
     def post(self, request, post_id: int):
+        ratelimit.enforce(request, "repost", request.user.pk)
         state = services.repost_post(user=request.user, post=post_or_404(request, post_id))
         return Response(
             represent(RepostSerializer, state),
@@ -271,5 +272,6 @@ class PostRepostView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["reposts"])
     def delete(self, request, post_id: int):
+        ratelimit.enforce(request, "repost", request.user.pk)
         services.unrepost_post(user=request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

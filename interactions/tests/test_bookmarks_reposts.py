@@ -221,3 +221,16 @@ def test_concurrent_reposts_count_exactly():
     client = APIClient()
     client.credentials(**bearer(twice))
     assert marks(client, post.id) == (False, True, 8)
+
+
+def test_reposts_are_rate_limited_per_user(as_user, settings):
+    settings.RATELIMIT_REPOST = "2/m"
+    post = PostFactory()
+    assert as_user.post(f"/v1/posts/{post.id}/reposts").status_code == 201
+    assert as_user.delete(f"/v1/posts/{post.id}/reposts").status_code == 204
+
+    response = as_user.post(f"/v1/posts/{post.id}/reposts")
+
+    assert response.status_code == 429
+    assert "Retry-After" in response
+    assert Post.objects.get(pk=post.id).repost_count == 0
