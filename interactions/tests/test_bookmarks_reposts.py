@@ -148,6 +148,32 @@ def test_a_set_read_before_a_bookmark_is_not_stored_after_it(as_user, user):
     assert marks(as_user, post.id)[0] is True
 
 
+def test_with_redis_down_my_marks_come_from_postgresql(as_user, settings):
+    saved, reposted, plain = PostFactory(), PostFactory(), PostFactory()
+    as_user.post(f"/v1/posts/{saved.id}/bookmark")
+    as_user.post(f"/v1/posts/{reposted.id}/reposts")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    assert marks(as_user, saved.id) == (True, False, 0)
+    assert marks(as_user, reposted.id) == (False, True, 1)
+    assert marks(as_user, plain.id) == (False, False, 0)
+    assert [p["id"] for p in bookmarks(as_user)["results"]] == [saved.id]
+
+
+def test_a_viewer_with_too_many_marks_for_a_set_is_answered_from_postgresql(
+    as_user, user, monkeypatch
+):
+    monkeypatch.setattr(viewer_sets, "SET_MAX", 1)
+    first, second, plain = PostFactory(), PostFactory(), PostFactory()
+    as_user.post(f"/v1/posts/{first.id}/bookmark")
+    as_user.post(f"/v1/posts/{second.id}/reposts")
+    detail(as_user, plain.id)  # builds the set: too many, marked so
+
+    assert marks(as_user, first.id) == (True, False, 0)
+    assert marks(as_user, second.id) == (False, True, 1)
+    assert marks(as_user, plain.id) == (False, False, 0)
+
+
 # --- reposts ------------------------------------------------------------------------
 
 
