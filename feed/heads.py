@@ -1,7 +1,8 @@
 """The cached first page of each active owner's home feed (Redis), kept by fan-out.
 
 `feed:head:<owner>` holds the newest FEED_HEAD_SIZE visible post ids of the owner's feed
-with their times, so a first page needs no SQL. It is cached only for an owner whose
+with their times (`id:micros`, or `id:micros:reposter` for a followee's repost), so a
+first page needs no SQL. It is cached only for an owner whose
 feed is all pushed entries (no VIP followed: VIP posts are merged at read time, and no
 dormant feed). Whatever changes an owner's entries drops the head after its commit:
 fan-out (`invalidate`, per chunk of followers), follow and unfollow, a rebuild, a VIP
@@ -29,7 +30,7 @@ _LEASE_MS = 5_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEAD, _LEASE = b"H", b"L"
 
-Entry = tuple[int, datetime]  # post id, created_at
+Entry = tuple[int, datetime, int | None]  # post id, created_at, reposted by
 
 
 def _key(owner_id: int) -> bytes:
@@ -57,9 +58,10 @@ if not head then
 end
 if string.sub(head, 1, 1) ~= 'H' then return {head} end
 local ids, limit = {}, tonumber(ARGV[3])
-for id in string.gmatch(head, '[;,](%d+):') do
+for id, by in string.gmatch(head, '[;,](%d+):%d+:?(%d*)') do
   if #ids == limit then break end
-  ids[#ids + 1] = id
+  -- render's "<post id>::<reposter>": the reposter's summary comes along
+  ids[#ids + 1] = by == '' and id or (id .. '::' .. by)
 end
 return {head, render(ARGV[4], ARGV[5], ids)}
 """
@@ -77,6 +79,7 @@ return 1
 class Page:
     post_ids: list[int]
     next_key: tuple[datetime, int] | None  # (created_at, post id) to continue after
+    reposted_by: dict[int, int]  # post id -> reposter, for reposts
 
 
 def first_page(viewer: User, limit: int) -> tuple[Page | None, list | None, bytes | None]:
@@ -102,18 +105,21 @@ def first_page(viewer: User, limit: int) -> tuple[Page | None, list | None, byte
     complete, _, body = raw[1:].partition(b";")
     items = body.split(b",", limit) if body else []  # the page's entries, then the rest
     more = len(items) > limit or complete != b"1"
-    page = [item.partition(b":") for item in items[:limit]]
+    page = [item.split(b":") for item in items[:limit]]
     next_key = None
     if more and page:
-        micros, post_id = int(page[-1][2]), int(page[-1][0])
+        micros, post_id = int(page[-1][1]), int(page[-1][0])
         next_key = (_EPOCH + timedelta(microseconds=micros), post_id)
-    return Page([int(post_id) for post_id, _, _ in page], next_key), read, None
+    reposted_by = {int(entry[0]): int(entry[2]) for entry in page if len(entry) > 2}
+    return Page([int(entry[0]) for entry in page], next_key, reposted_by), read, None
 
 
 def store(owner_id: int, lease: bytes, entries: Sequence[Entry], *, complete: bool) -> None:
     """Cache the owner's head read from PostgreSQL under `lease`."""
     body = b",".join(
-        b"%d:%d" % (post_id, (at - _EPOCH) // timedelta(microseconds=1)) for post_id, at in entries
+        b"%d:%d" % (post_id, (at - _EPOCH) // timedelta(microseconds=1))
+        + (b":%d" % by if by is not None else b"")
+        for post_id, at, by in entries
     )
     head = _HEAD + (b"1" if complete else b"0") + b";" + body
     with contextlib.suppress(puppies_redis.Unavailable):

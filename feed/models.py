@@ -34,7 +34,19 @@ class FeedEntry(models.Model):
         related_name="+",
         db_index=False,
     )
+    # Its time in the feed: the post's, or the repost's for a repost.
     created_at = models.DateTimeField()
+    # The followee whose repost put it here (null: the author's own push or backfill).
+    # `author` stays the post's author (unfollowing or muting them filters on it).
+    reposted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         verbose_name_plural = "feed entries"
@@ -54,9 +66,20 @@ class OutboxEvent(models.Model):
     class Kind(models.TextChoices):
         POST_PUBLISHED = "post_published"
         POST_RETRACTED = "post_retracted"
+        REPOST_PUBLISHED = "repost_published"  # `actor` reposted `post`
+        REPOST_RETRACTED = "repost_retracted"  # `actor` took the repost back
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    # The reposter, for repost events (null for a post's own events).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Set when it is written (the relay hands it to the broker at commit) and at each
     # re-dispatch: `relay_outbox` dispatches it again if it is still unprocessed

@@ -1,6 +1,6 @@
 """Reads of home feeds."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from feed import heads, sql
 from posts.selectors import visible_posts
-from posts.serializers import PostSerializer
+from posts.serializers import FeedPostSerializer
 from users.models import User
 
 FeedKey = tuple[datetime, int]
@@ -27,6 +27,8 @@ class FeedPage:
     next_key: FeedKey | None  # None on the last page
     dormant: bool = False  # read by pulling every followee: the feed needs a rebuild
     read: list | None = None  # the posts as read for posts.rendering, when already read
+    # post id -> the followee whose repost put it in the feed (reposts only)
+    reposted_by: dict[int, int] = field(default_factory=dict)
 
 
 def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
@@ -42,7 +44,9 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
     if after is None and limit <= settings.FEED_HEAD_SIZE:
         cached, read, lease = heads.first_page(owner, limit)
         if cached is not None:
-            return FeedPage(cached.post_ids, cached.next_key, read=read)
+            return FeedPage(
+                cached.post_ids, cached.next_key, read=read, reposted_by=cached.reposted_by
+            )
     return stored_page(owner.pk, after=after, limit=limit, lease=lease)
 
 
@@ -56,7 +60,8 @@ def stored_page(
     if "dormant" in flags:
         candidates, _ = _candidates(owner_id, after=after, window=window, pull_all=True)
     if lease and not flags:
-        visible = [(pid, at) for pid, at, seen in candidates if seen][: settings.FEED_HEAD_SIZE]
+        visible = [(pid, at, by) for pid, at, by, seen in candidates if seen]
+        visible = visible[: settings.FEED_HEAD_SIZE]
         heads.store(owner_id, lease, visible, complete=len(candidates) < window)
     page = _page_of(candidates, limit, window)
     page.dormant = "dormant" in flags
@@ -76,7 +81,7 @@ def _candidates(owner_id: int, *, after: FeedKey | None, window: int, pull_all: 
         cursor.execute(sql.feed_page(after=after is not None, pull_all=pull_all), params)
         rows = cursor.fetchall()
     candidates = sorted(
-        ((pid, at, visible) for pid, at, visible, flag in rows if flag is None),
+        ((pid, at, by, visible) for pid, at, by, visible, flag in rows if flag is None),
         key=lambda row: (row[1], row[0]),
         reverse=True,
     )
@@ -88,18 +93,21 @@ def _page_of(candidates: list, limit: int, window: int) -> FeedPage:
     post served, or, when invisible candidates used up the window, the last candidate
     examined (pages may then come out short, but never skip or repeat a post)."""
     served: list[tuple[int, datetime]] = []
-    for post_id, created_at, visible in candidates:
+    reposted_by: dict[int, int] = {}
+    for post_id, created_at, by, visible in candidates:
         if len(served) == limit:
             if visible:
-                return FeedPage([pid for pid, _ in served], _key(served))
+                return FeedPage([pid for pid, _ in served], _key(served), reposted_by=reposted_by)
             continue
         if visible:
             served.append((post_id, created_at))
+            if by is not None:
+                reposted_by[post_id] = by
     ids = [pid for pid, _ in served]
     if len(candidates) < window:
-        return FeedPage(ids, None)
-    last_id, last_at, _ = candidates[-1]
-    return FeedPage(ids, (last_at, last_id))
+        return FeedPage(ids, None, reposted_by=reposted_by)
+    last_id, last_at, _, _ = candidates[-1]
+    return FeedPage(ids, (last_at, last_id), reposted_by=reposted_by)
 
 
 # --- the degraded page ---------------------------------------------------------------
@@ -126,7 +134,7 @@ def refresh_popular_posts() -> list[dict]:
             .exclude(pk__in=seen)
             .order_by("-created_at", "-id")[: limit - len(posts)]
         )
-    data = [dict(item) for item in PostSerializer(posts, many=True).data]
+    data = [dict(item) for item in FeedPostSerializer(posts, many=True).data]
     # Kept long past its refresh interval: a stale page beats none when PostgreSQL is down.
     cache.set(_POPULAR_KEY, data, timeout=settings.FEED_POPULAR_CACHE_S * 60)
     _last_popular = data

@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from feed import heads, sql
@@ -90,9 +90,13 @@ def announce_imported_posts(author_id: int, post_ids: list[int]) -> None:
 
 
 def stop_following(follower: User, followee: User) -> None:
-    """`follower` no longer follows `followee`: drop the followee's posts from the feed."""
+    """`follower` no longer follows `followee`: drop the followee's posts and reposts from
+    the feed."""
     # At most the feed cap of rows, found through the primary key's owner prefix.
-    FeedEntry.objects.filter(owner_id=follower.pk, author_id=followee.pk).delete()
+    FeedEntry.objects.filter(
+        Q(author_id=followee.pk, reposted_by__isnull=True) | Q(reposted_by=followee.pk),
+        owner_id=follower.pk,
+    ).delete()
     transaction.on_commit(lambda: heads.invalidate([follower.pk]))
 
 
@@ -195,6 +199,10 @@ def process_event(event_id: int) -> None:
         return
     if event.kind == OutboxEvent.Kind.POST_PUBLISHED:
         push_post(event.post)
+    elif event.kind == OutboxEvent.Kind.REPOST_PUBLISHED:
+        push_repost(event.post, reposter_id=event.actor_id)
+    elif event.kind == OutboxEvent.Kind.REPOST_RETRACTED:
+        remove_repost(event.post, reposter_id=event.actor_id)
     else:
         remove_post(event.post)
     processed = OutboxEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(
@@ -219,7 +227,51 @@ def push_post(post: Post) -> int:
     """
     if not post.is_visible:
         return 0
-    params = {"author": post.author_id, "post": post.pk, "created_at": post.created_at}
+    return _push(
+        post,
+        followee_id=post.author_id,
+        created_at=post.created_at,
+        reposted_by=None,
+        promote_author=post.author_id,
+    )
+
+
+def push_repost(post: Post, *, reposter_id: int) -> int:
+    """Insert `post` into the feeds of its reposter's followers, as their repost (at the
+    time of the repost), as `push_post` does; feeds that hold the post already (its
+    author's push, another followee's repost) keep that entry: a post is in a feed once.
+    A VIP reposter's reposts are pulled at read time (feed.sql.feed_page), like its posts.
+    Nothing if the post is no longer visible or the repost was taken back meanwhile."""
+    from interactions.models import Repost
+
+    repost = Repost.objects.filter(user_id=reposter_id, post_id=post.pk).first()
+    if repost is None or not post.is_visible:
+        return 0
+    return _push(
+        post,
+        followee_id=reposter_id,
+        created_at=repost.created_at,
+        reposted_by=reposter_id,
+        promote_author=reposter_id,
+    )
+
+
+def _push(
+    post: Post,
+    *,
+    followee_id: int,
+    created_at,
+    reposted_by: int | None,
+    promote_author: int,
+) -> int:
+    """The fan-out of `post` to the followers of `followee_id` (its author or a reposter)."""
+    params = {
+        "followee": followee_id,
+        "author": post.author_id,
+        "post": post.pk,
+        "created_at": created_at,
+        "reposted_by": reposted_by,
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql.PUSH_AUTHOR, params)
         followers, vip = cursor.fetchone() or (0, False)
@@ -228,15 +280,17 @@ def push_post(post: Post) -> int:
     promote = not vip and followers >= settings.VIP_FOLLOWER_THRESHOLD
     demote = vip and followers < settings.VIP_EXIT_FOLLOWER_THRESHOLD
     if promote or demote:
-        vip = is_vip(post.author_id)
+        vip = is_vip(promote_author)
     if vip:
         return 0
     threads = 1 if connection.in_atomic_block else settings.FEED_FANOUT_THREADS
     ranges = _ranges(params, followers, threads)
+    # A repost meets feeds that hold its post already: straight to ON CONFLICT DO NOTHING.
+    skip_existing = reposted_by is not None
     if threads == 1 or len(ranges) == 1:
-        written = sum(_push_range(params, lo, hi) for lo, hi in ranges)
+        written = sum(_push_range(params, lo, hi, skip_existing) for lo, hi in ranges)
     else:
-        written = _push_ranges_at_once(params, ranges, threads)
+        written = _push_ranges_at_once(params, ranges, threads, skip_existing)
     FANOUT_ROWS.inc(written)
     return written
 
@@ -259,7 +313,7 @@ def _ranges(params: dict, followers: int, threads: int) -> list[tuple[int | None
     return list(zip([None, *bounds], [*bounds, None], strict=True))
 
 
-def _push_ranges_at_once(params: dict, ranges: list, threads: int) -> int:
+def _push_ranges_at_once(params: dict, ranges: list, threads: int, skip_existing: bool) -> int:
     """This thread and threads - 1 pool threads take ranges off one queue until it is
     empty (this thread working too saves a hand-off and a connection)."""
     todo = deque(ranges)
@@ -271,7 +325,7 @@ def _push_ranges_at_once(params: dict, ranges: list, threads: int) -> int:
                 lo, hi = todo.popleft()
             except IndexError:
                 return written
-            written += _push_range(params, lo, hi)
+            written += _push_range(params, lo, hi, skip_existing)
 
     helpers = [
         _pool(threads - 1).submit(_in_pool_thread, drain)
@@ -284,23 +338,30 @@ def _push_ranges_at_once(params: dict, ranges: list, threads: int) -> int:
     return written + sum(helper.result() for helper in helpers)
 
 
-def _push_range(params: dict, lo: int | None, hi: int | None) -> int:
+def _push_range(params: dict, lo: int | None, hi: int | None, skip_existing: bool) -> int:
     """One chunk, committed on its own; then its owners' cached heads are dropped."""
     params = {**params, "lo": lo, "hi": hi}
     shape = {"lower": lo is not None, "upper": hi is not None}
-    try:
-        rows = _commit_one(sql.push_range(skip_existing=False, **shape), params)
-        written = len(rows)
-    except IntegrityError:  # some rows are there already: this chunk ran before
+    rows = None
+    if not skip_existing:
+        try:
+            rows = _commit_one(sql.push_range(skip_existing=False, **shape), params)
+            written = len(rows)
+        except IntegrityError:  # some rows are there already: this chunk ran before
+            rows = None
+    if rows is None:
         rows = _commit_one(sql.push_range(skip_existing=True, **shape), params)
         written = rows[0][1] if rows else 0
-    owners = [row[0] for row in rows]
+    _drop_heads([row[0] for row in rows])
+    return written
+
+
+def _drop_heads(owners: list[int]) -> None:
     if connection.in_atomic_block:
         # A caller's transaction (tests): dropped again once it commits, since a reader
         # could cache the old head before; now as well, for a caller reading its writes.
         transaction.on_commit(lambda: heads.invalidate(owners))
     heads.invalidate(owners)
-    return written
 
 
 def _commit_one(statement: str, params: dict) -> list[tuple]:
@@ -344,9 +405,21 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 
 def remove_post(post: Post) -> int:
+    """Its entries leave every feed: its author's followers', its reposters' followers'
+    (reads filter it out already; cached heads drop it when they render)."""
     with connection.cursor() as cursor:
         cursor.execute(sql.REMOVE_POST, {"post": post.pk, "author": post.author_id})
         return cursor.rowcount
+
+
+def remove_repost(post: Post, *, reposter_id: int) -> int:
+    """A repost was taken back: the entries it put in feeds leave them (a feed holding the
+    post through its author or another repost keeps that), and their heads go."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql.REMOVE_REPOST, {"post": post.pk, "reposter": reposter_id})
+        owners = [row[0] for row in cursor.fetchall()]
+    _drop_heads(owners)
+    return len(owners)
 
 
 # --- VIP authors (pull) ------------------------------------------------------------

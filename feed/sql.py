@@ -1,6 +1,7 @@
 """The set-based SQL of the feed, in one place (table names from the models)."""
 
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
+from interactions.models import Repost
 from posts.models import VISIBLE_SQL, Post
 from users import sql as users_sql
 from users.models import Follow, User
@@ -12,6 +13,7 @@ POST = Post._meta.db_table
 FOLLOW = Follow._meta.db_table
 USER = User._meta.db_table
 OUTBOX = OutboxEvent._meta.db_table
+REPOST = Repost._meta.db_table
 HIDDEN_AUTHORS = users_sql.HIDDEN_AUTHORS  # blocked either way, or muted by the owner
 
 # Outbox events (one per post) and their notifications in one statement; PostgreSQL
@@ -34,11 +36,20 @@ SELECT id, {NOTIFY_EVENT} FROM event
 
 VISIBLE = VISIBLE_SQL
 
-# What plans a push, in one round trip: the author's follower count (the counter may
-# lag the follow table a little: that only makes chunks a little uneven) and VIP mark.
+# --- reposts: one event of `actor` about a post, written with the repost row (interactions.sql)
+# `source` is a CTE of the post ids the change wrote (none: no event).
+ACTOR_EVENTS = f"""event AS (
+    INSERT INTO {OUTBOX} (kind, post_id, actor_id, created_at, dispatched_at, attempts)
+    SELECT %(kind)s, post_id, %(user)s, now(), now(), 1 FROM {{source}}
+    RETURNING id
+)"""  # noqa: S608
+
+# What plans a push, in one round trip: the count of followers it goes to (the author's,
+# or the reposter's: the counter may lag the follow table a little: that only makes
+# chunks a little uneven) and their VIP mark.
 PUSH_AUTHOR = f"""
 SELECT u.follower_count, EXISTS (SELECT 1 FROM {VIP} v WHERE v.user_id = u.id)
-FROM {USER} u WHERE u.id = %(author)s
+FROM {USER} u WHERE u.id = %(followee)s
 """  # noqa: S608
 
 # Where each chunk after the first starts: every %(size)s-th follower by follower_id,
@@ -48,10 +59,10 @@ FROM {USER} u WHERE u.id = %(author)s
 # them with row_number() (0.6 vs 1.7 ms for 5k followers).
 PUSH_BOUNDS = f"""
 WITH RECURSIVE bounds(id) AS (
-    SELECT (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s
+    SELECT (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(followee)s
             ORDER BY follower_id OFFSET %(size)s LIMIT 1)
     UNION ALL
-    SELECT (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s
+    SELECT (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(followee)s
               AND follower_id >= b.id ORDER BY follower_id OFFSET %(size)s LIMIT 1)
     FROM bounds b WHERE b.id IS NOT NULL
 )
@@ -60,8 +71,9 @@ SELECT id FROM bounds WHERE id IS NOT NULL
 
 
 def push_range(*, skip_existing: bool, lower: bool, upper: bool) -> str:
-    """One chunk of a push: followers in [lo, hi) (each bound optional), dormant feeds
-    skipped; returns the owners whose cached feed heads must go.
+    """One chunk of a push: followers of %(followee)s (the author, or a reposter: then
+    %(reposted_by)s too) in [lo, hi) (each bound optional), dormant feeds skipped;
+    returns the owners whose cached feed heads must go.
 
     The first attempt is a plain INSERT ... RETURNING owner_id. ON CONFLICT DO NOTHING
     (speculative insertion: a primary-key probe and an extra WAL record per row, ~25%
@@ -78,20 +90,21 @@ def push_range(*, skip_existing: bool, lower: bool, upper: bool) -> str:
     d_range = "".join(f" AND d.owner_id {b}" for b in bounds)
     targets = f"""
 SELECT f.follower_id FROM {FOLLOW} f
-WHERE f.followee_id = %(author)s{f_range}
+WHERE f.followee_id = %(followee)s{f_range}
   AND NOT EXISTS (SELECT 1 FROM {DORMANT} d WHERE d.owner_id = f.follower_id{d_range})
 """  # noqa: S608
-    insert = f"INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)"
+    insert = f"INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at, reposted_by_id)"
+    row = "%(post)s, %(author)s, %(created_at)s, %(reposted_by)s"
     if not skip_existing:
         return f"""
 {insert}
-SELECT t.follower_id, %(post)s, %(author)s, %(created_at)s FROM ({targets}) t
+SELECT t.follower_id, {row} FROM ({targets}) t
 RETURNING owner_id
 """  # noqa: S608
     return f"""
 WITH t AS MATERIALIZED ({targets}), written AS (
     {insert}
-    SELECT t.follower_id, %(post)s, %(author)s, %(created_at)s FROM t
+    SELECT t.follower_id, {row} FROM t
     ON CONFLICT DO NOTHING RETURNING 1
 )
 SELECT t.follower_id, (SELECT count(*) FROM written) FROM t
@@ -106,11 +119,24 @@ ON CONFLICT DO NOTHING
 RETURNING owner_id
 """  # noqa: S608
 
-# Entries of a post leave the feeds of its author's followers (the primary key serves it).
+# Entries of a post leave the feeds of its author's followers and of its reposters'
+# followers (the primary key serves it); -> the owners whose cached heads must go.
 REMOVE_POST = f"""
 DELETE FROM {ENTRY}
 WHERE post_id = %(post)s
-  AND owner_id IN (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s)
+  AND owner_id IN (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s
+                   UNION
+                   SELECT f.follower_id FROM {REPOST} r
+                   JOIN {FOLLOW} f ON f.followee_id = r.user_id WHERE r.post_id = %(post)s)
+RETURNING owner_id
+"""  # noqa: S608
+
+# One repost's entries leave its reposter's followers' feeds; -> their owners.
+REMOVE_REPOST = f"""
+DELETE FROM {ENTRY}
+WHERE post_id = %(post)s AND reposted_by_id = %(reposter)s
+  AND owner_id IN (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(reposter)s)
+RETURNING owner_id
 """  # noqa: S608
 
 # Recent posts of one followee into one feed (follow).
@@ -161,46 +187,70 @@ SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
 
 
 def feed_page(*, after: bool, pull_all: bool = False) -> str:
-    """Candidates for a merged home-feed page: pushed entries UNION each followed VIP's
-    newest posts (with `pull_all`, every followee's: a dormant feed being rebuilt), then
-    whether each candidate is visible; then a row (NULL, NULL, NULL, flag) for each of
-    'dormant' (the owner's feed is dormant) and 'vips' (the owner follows a VIP).
+    """Candidates for a merged home-feed page: pushed entries (with the reposter that put
+    each there, if any) UNION each followed VIP's newest posts and newest reposts (with
+    `pull_all`, every followee's: a dormant feed being rebuilt), each post once (its
+    newest occurrence), then whether each candidate is visible (a repost's also needs the
+    repost still there); then a row (NULL, NULL, NULL, NULL, flag) for each of 'dormant'
+    (the owner's feed is dormant) and 'vips' (the owner follows a VIP).
 
-    Both branches are index-only keyset scans bounded by %(n)s (feed_owner_created;
-    posts' post_author_created), so the cost depends on the page size and the number
-    of VIPs followed, not on table sizes; only the %(n)s merged candidates touch the
-    posts heap, for visibility. UNION drops a post present in both (pushed before its
-    author became a VIP). Authors blocked either way or muted by the owner are left out
-    of both (HIDDEN_AUTHORS; the pushed scan then reads author_id from the heap).
+    Every branch is an index-only keyset scan bounded by %(n)s (feed_owner_created;
+    posts' post_author_created; repost_user_list), so the cost depends on the page size
+    and the number of VIPs followed, not on table sizes; only the %(n)s merged
+    candidates touch the posts heap, for visibility. DISTINCT ON drops a post present
+    twice (pushed before its author became a VIP; reposted by several VIPs): a page
+    shows each post once. Each branch is distinct in itself and limited to %(n)s, so
+    fewer than %(n)s candidates still means every branch was exhausted.
+    Authors blocked either way or muted by the owner are left out, as posters and as
+    reposters (HIDDEN_AUTHORS, read once; the pushed scan then reads author_id from the heap).
     """
     entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
     post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
+    repost_after = "AND (r.created_at, r.post_id) < (%(at)s, %(id)s)" if after else ""
     pulled = "" if pull_all else f"JOIN {VIP} v ON v.user_id = f.followee_id"
     return f"""
-WITH candidates AS (
-    (SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
+WITH hidden(id) AS ({HIDDEN_AUTHORS}), found AS (
+    (SELECT e.post_id AS id, e.created_at, e.reposted_by_id AS by FROM {ENTRY} e
       WHERE e.owner_id = %(owner)s {entry_after}
-        AND e.author_id NOT IN ({HIDDEN_AUTHORS})
+        AND e.author_id NOT IN (SELECT id FROM hidden)
+        AND (e.reposted_by_id IS NULL OR e.reposted_by_id NOT IN (SELECT id FROM hidden))
       ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
-    UNION
-    (SELECT vp.id, vp.created_at FROM {FOLLOW} f
+    UNION ALL
+    (SELECT vp.id, vp.created_at, NULL FROM {FOLLOW} f
       {pulled}
       CROSS JOIN LATERAL (
           SELECT p.id, p.created_at FROM {POST} p
           WHERE p.author_id = f.followee_id {post_after}
           ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
       ) vp
-      WHERE f.follower_id = %(owner)s AND f.followee_id NOT IN ({HIDDEN_AUTHORS}))
+      WHERE f.follower_id = %(owner)s AND f.followee_id NOT IN (SELECT id FROM hidden))
+    UNION ALL
+    (SELECT vr.post_id, vr.created_at, f.followee_id FROM {FOLLOW} f
+      {pulled}
+      CROSS JOIN LATERAL (
+          SELECT r.post_id, r.created_at FROM {REPOST} r
+          WHERE r.user_id = f.followee_id {repost_after}
+          ORDER BY r.created_at DESC, r.post_id DESC LIMIT %(n)s
+      ) vr
+      WHERE f.follower_id = %(owner)s AND f.followee_id NOT IN (SELECT id FROM hidden))
+), candidates AS (
+    SELECT * FROM (
+        SELECT DISTINCT ON (id) id, created_at, by FROM found
+        ORDER BY id, created_at DESC, by NULLS FIRST
+    ) once
     ORDER BY created_at DESC, id DESC LIMIT %(n)s
 )
-(SELECT c.id, c.created_at, p.id IS NOT NULL AS visible, NULL AS flag FROM candidates c
-LEFT JOIN {POST} p ON p.id = c.id AND {VISIBLE}
+(SELECT c.id, c.created_at, c.by,
+        p.id IS NOT NULL AND (c.by IS NULL OR r.user_id IS NOT NULL) AS visible, NULL AS flag
+FROM candidates c
+LEFT JOIN {POST} p ON p.id = c.id AND {VISIBLE} AND p.author_id NOT IN (SELECT id FROM hidden)
+LEFT JOIN {REPOST} r ON r.user_id = c.by AND r.post_id = c.id
 ORDER BY c.created_at DESC, c.id DESC)
 UNION ALL
-SELECT NULL, NULL, NULL, 'dormant' WHERE EXISTS (
+SELECT NULL, NULL, NULL, NULL, 'dormant' WHERE EXISTS (
     SELECT 1 FROM {DORMANT} d WHERE d.owner_id = %(owner)s)
 UNION ALL
-SELECT NULL, NULL, NULL, 'vips' WHERE EXISTS (
+SELECT NULL, NULL, NULL, NULL, 'vips' WHERE EXISTS (
     SELECT 1 FROM {FOLLOW} f JOIN {VIP} v ON v.user_id = f.followee_id
     WHERE f.follower_id = %(owner)s)
 """  # noqa: S608

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from feed import selectors, tasks
 from feed.metrics import FEED_DEGRADED
 from posts import rendering
-from posts.serializers import PostSerializer
+from posts.serializers import FeedPostSerializer
 from puppies.pagination import (
     decode_cursor,
     encode_cursor,
@@ -43,7 +43,7 @@ class FeedView(GenericAPIView):
     """The caller's home feed, newest first: pushed entries merged with followed VIPs."""
 
     permission_classes = [IsAuthenticated]
-    serializer_class = PostSerializer
+    serializer_class = FeedPostSerializer
     token_check_carried = ("GET",)  # users.revocations: the page's script checks it
 
     @extend_schema(
@@ -55,7 +55,7 @@ class FeedView(GenericAPIView):
         ],
         responses={
             200: OpenApiResponse(
-                PostSerializer(many=True),
+                FeedPostSerializer(many=True),
                 description=f"A page of the feed. If the feed cannot be served, a page of "
                 f"popular posts with header `{DEGRADED_HEADER}: popular-posts` and no cursor.",
             )
@@ -82,7 +82,9 @@ class FeedView(GenericAPIView):
         page = selectors.feed_page(request.user, after=after, limit=limit)
         if page.dormant:
             tasks.wake_feed_once(request.user.pk)
-        posts = rendering.render_posts(request.user, page.post_ids, read=page.read)
+        posts = rendering.render_posts(
+            request.user, page.post_ids, read=page.read, reposted_by=page.reposted_by
+        )
         revocations.ensure_checked(request.user)  # if no script carried the check
         return rendered_page(posts, encode_cursor(page.next_key) if page.next_key else None)
 

@@ -120,3 +120,50 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} for {self.recipient_id} by {self.actor_id}"
+
+
+class Bookmark(models.Model):
+    """A post the user saved for later: private, seen only by that user."""
+
+    pk = models.CompositePrimaryKey("user", "post")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # "my bookmarks, newest first" (keyset), and the viewer's set (viewer_sets)
+            models.Index(
+                F("user"), F("created_at").desc(), F("post").desc(), name="bookmark_user_list"
+            ),
+            # a post's bookmarks go with it when it is deleted for good (cascade)
+            models.Index(fields=["post"], name="bookmark_post"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} bookmarked {self.post_id}"
+
+
+class Repost(models.Model):
+    """The user reposted someone else's post into their followers' feeds."""
+
+    pk = models.CompositePrimaryKey("user", "post")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                F("user"), F("created_at").desc(), F("post").desc(), name="repost_user_list"
+            ),
+            # a post's reposters: retracting a post removes every repost from feeds
+            models.Index(fields=["post", "user"], name="repost_post_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} reposted {self.post_id}"

@@ -1,10 +1,12 @@
 """Reads for likes, comments and notifications."""
 
+from django.db import connection
 from django.db.models import BigIntegerField, Case, Count, F, Max, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
-from interactions.models import Comment, Like, Notification
-from posts.models import Post
+from interactions import sql
+from interactions.models import Bookmark, Comment, Like, Notification
+from posts.models import Post, visible_q
 from users.models import User
 from users.selectors import without_hidden
 
@@ -48,6 +50,40 @@ def likes_of(user_id: int) -> QuerySet[Like]:
         post__deleted_at__isnull=True,
         post__hidden_at__isnull=True,
     ).only("post_id", "created_at")
+
+
+def bookmarks_of(user_id: int) -> QuerySet[Bookmark]:
+    """The user's bookmarks of posts anyone may see (their post ids, for rendering)."""
+    return Bookmark.objects.filter(visible_q("post__"), user_id=user_id).only(
+        "post_id", "created_at"
+    )
+
+
+def viewer_marks(
+    viewer_id: int,
+    *,
+    liked_among: list[int],
+    saved_among: list[int] | None,
+    saved_limit: int = 0,
+) -> list[tuple[str, int]]:
+    """(kind, post id): 'l' the viewer likes the post (among `liked_among`), 'b' bookmarked
+    it, 'r' reposted it (among `saved_among`; None: the newest `saved_limit` of each), in
+    one query. Likes still in the like buffer are not here (posts.rendering has them)."""
+    statement = sql.viewer_marks(
+        likes=bool(liked_among),
+        saved="newest" if saved_among is None else ("among" if saved_among else None),
+    )
+    if not statement:
+        return []
+    params = {
+        "viewer": viewer_id,
+        "liked": liked_among,
+        "saved": saved_among or [],
+        "limit": saved_limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
 
 
 # --- notifications ------------------------------------------------------------

@@ -98,3 +98,21 @@ class LikeSerializer(serializers.Serializer):
     post_id = serializers.IntegerField(read_only=True)
     liked_by_me = serializers.BooleanField(read_only=True)
     like_count = serializers.IntegerField(read_only=True)
+
+
+# --- bookmarks and reposts ------------------------------------------------------
+
+
+class BookmarkSerializer(serializers.Serializer):
+    """The caller's bookmark of a post (private: only the caller sees it)."""
+
+    post_id = serializers.IntegerField(read_only=True)
+    bookmarked_by_me = serializers.BooleanField(read_only=True)
+
+
+class RepostSerializer(serializers.Serializer):
+    """The caller's repost of a post, as just recorded."""
+
+    post_id = serializers.IntegerField(read_only=True)
+    reposted_by_me = serializers.BooleanField(read_only=True)
+    repost_count = serializers.IntegerField(read_only=True)

@@ -16,12 +16,14 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from interactions import like_buffer, sql
+from feed import services as feed
+from feed.models import OutboxEvent
+from interactions import like_buffer, sql, viewer_sets
 from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
 from posts.models import VISIBLE_SQL, Post
 from posts.rendering import invalidate_posts, post_changed
-from puppies import ratelimit
+from puppies import ratelimit, tracing
 from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
 from users import revocations
@@ -369,6 +371,85 @@ def dismiss_reports(post: Post, *, actor: User, reason: str) -> int:
     if dismissed:
         users.record_action(actor, "dismiss_report", post, reason)
     return dismissed
+
+
+# --- bookmarks and reposts -----------------------------------------------------
+# The viewer's own marks show in every post they read (bookmarked_by_me, reposted_by_me)
+# through their saved set (interactions.viewer_sets), kept here after each commit.
+
+
+def bookmark_post(*, user: User, post: Post) -> bool:
+    """`user` bookmarks a post they may see (idempotent); True if this bookmarked it."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.ADD_BOOKMARK, {"user": user.pk, "post": post.pk, "now": timezone.now()})
+        created = cursor.fetchone() is not None
+    if created:
+        _saved_changed(user, viewer_sets.BOOKMARK, post.pk, present=True)
+    return created
+
+
+def unbookmark_post(*, user: User, post_id: int) -> None:
+    """`user` removes their bookmark of the post (idempotent)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.REMOVE_BOOKMARK, {"user": user.pk, "post": post_id})
+        removed = cursor.rowcount
+    if removed:
+        _saved_changed(user, viewer_sets.BOOKMARK, post_id, present=False)
+
+
+@dataclass(frozen=True)
+class RepostState:
+    post_id: int
+    reposted_by_me: bool
+    repost_count: int
+    created: bool  # this call reposted the post (201), as opposed to it being reposted already
+
+
+def repost_post(*, user: User, post: Post) -> RepostState:
+    """`user` reposts someone else's published post (idempotent): PermissionDenied for
+    their own, NotFound if it is not visible (any more)."""
+    if post.author_id == user.pk:
+        raise PermissionDenied("You cannot repost your own post.")
+    params = {
+        "user": user.pk,
+        "post": post.pk,
+        "now": timezone.now(),
+        "kind": OutboxEvent.Kind.REPOST_PUBLISHED,
+        "trace": tracing.traceparent(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.ADD_REPOST, params)
+        row = cursor.fetchone()
+    if row is None:  # deleted or hidden meanwhile
+        raise NotFound("Post not found.")
+    created, count, event_id, _ = row
+    if created:
+        feed.events_written([event_id])
+        _saved_changed(user, viewer_sets.REPOST, post.pk, present=True)
+        post_changed(post)  # its repost_count
+    return RepostState(post_id=post.pk, reposted_by_me=True, repost_count=count, created=created)
+
+
+def unrepost_post(*, user: User, post_id: int) -> None:
+    """`user` takes back their repost of the post (idempotent); it leaves the feeds it
+    was pushed to (an outbox event, as the repost's)."""
+    params = {
+        "user": user.pk,
+        "post": post_id,
+        "kind": OutboxEvent.Kind.REPOST_RETRACTED,
+        "trace": tracing.traceparent(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql.REMOVE_REPOST, params)
+        events = [row[0] for row in cursor.fetchall()]
+    if events:
+        feed.events_written(events)
+        _saved_changed(user, viewer_sets.REPOST, post_id, present=False)
+        post_changed(Post(pk=post_id))  # its repost_count
+
+
+def _saved_changed(user: User, kind: str, post_id: int, *, present: bool) -> None:
+    transaction.on_commit(lambda: viewer_sets.changed(user.pk, kind, post_id, present=present))
 
 
 # --- likes --------------------------------------------------------------------

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from interactions import selectors, services
 from interactions.serializers import (
+    BookmarkSerializer,
     CommentSerializer,
     CommentWriteSerializer,
     LikeSerializer,
@@ -16,6 +17,7 @@ from interactions.serializers import (
     NotificationSerializer,
     ReportSerializer,
     ReportWriteSerializer,
+    RepostSerializer,
 )
 from posts.serializers import PostSerializer
 from posts.views import post_or_404, post_page
@@ -198,4 +200,75 @@ class PostLikeView(GenericAPIView):
     @extend_schema(responses={204: None}, tags=["likes"])
     def delete(self, request, post_id: int):
         services.unlike_post(request.user, post_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- bookmarks and reposts -----------------------------------------------------
+
+
+class PostBookmarkView(GenericAPIView):
+    """Bookmark or unbookmark a post, both idempotent; bookmarks are private."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = BookmarkSerializer
+
+    @extend_schema(
+        request=None,
+        responses={201: BookmarkSerializer, 200: BookmarkSerializer},
+        tags=["bookmarks"],
+        description="201 if this bookmarked the post, 200 if the caller had bookmarked it.",
+    )
+    def post(self, request, post_id: int):
+        post = post_or_404(request, post_id)
+        created = services.bookmark_post(user=request.user, post=post)
+        return Response(
+            {"post_id": post.pk, "bookmarked_by_me": True},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={204: None}, tags=["bookmarks"])
+    def delete(self, request, post_id: int):
+        services.unbookmark_post(user=request.user, post_id=post_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyBookmarksView(GenericAPIView):
+    """The posts I bookmarked, newest bookmark first (posts others no longer see are left
+    out)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = PostSerializer
+    ordering = ("-created_at", "-post_id")
+
+    @extend_schema(responses=PostSerializer(many=True), tags=["bookmarks"])
+    def get(self, request):
+        page = self.paginate_queryset(selectors.bookmarks_of(request.user.pk))
+        return post_page(self, [bookmark.post_id for bookmark in page])
+
+
+class PostRepostView(GenericAPIView):
+    """Repost someone else's published post into my followers' feeds, or take it back."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = RepostSerializer
+
+    @extend_schema(
+        request=None,
+        responses={201: RepostSerializer, 200: RepostSerializer},
+        tags=["reposts"],
+        description="201 if this reposted the post, 200 if the caller had reposted it. "
+        "403 for the caller's own post; 404 for a post the caller cannot see.",
+    )
+    def post(self, request, post_id: int):
+        ratelimit.enforce(request, "repost", request.user.pk)
+        state = services.repost_post(user=request.user, post=post_or_404(request, post_id))
+        return Response(
+            represent(RepostSerializer, state),
+            status=status.HTTP_201_CREATED if state.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={204: None}, tags=["reposts"])
+    def delete(self, request, post_id: int):
+        ratelimit.enforce(request, "repost", request.user.pk)
+        services.unrepost_post(user=request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

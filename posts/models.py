@@ -51,6 +51,9 @@ class Post(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PUBLISHED)
     like_count = models.PositiveIntegerField(default=0)
     comment_count = models.PositiveIntegerField(default=0)
+    # Kept exact by the statement that writes or deletes the Repost row (interactions.sql);
+    # a database default too, so that set-based inserts (posts.sql) need not name it.
+    repost_count = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # When its content last changed by an edit (null: never edited); PostVersion keeps the rest.

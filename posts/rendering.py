@@ -13,6 +13,8 @@ Every endpoint that answers posts renders them here. A page costs one Redis roun
   viewer's pending or in-flight intent; then the viewer's set of liked posts, which the
   like drain builds and keeps (it alone writes the Like table, so it cannot race a
   build). Without that set, the viewer's likes of the page are read from PostgreSQL.
+- The viewer's bookmarked and reposted posts (interactions.viewer_sets): without that
+  set, they are read from PostgreSQL with the likes (one query), and the set is built.
 
 Writers bump the version after their transaction commits (`invalidate_posts`,
 `invalidate_author`); a body is stored only if the version it was read under is still
@@ -28,7 +30,8 @@ from django.conf import settings
 from django.db import transaction
 from rest_framework.exceptions import NotFound
 
-from interactions.models import Like
+from interactions import selectors as interactions_selectors
+from interactions import viewer_sets
 from posts.models import Post
 from puppies import redis as puppies_redis
 from puppies.serializers import represent
@@ -56,10 +59,13 @@ def _card_key(user_id: int) -> str:
 # A Lua function, so that a script serving a whole page (feed.heads) renders in the same
 # call. Keys are built from the ids as post_key and interactions.like_buffer name them:
 # one round trip per page, at the price of keys Redis Cluster could not route.
-# render(viewer id or "", "1" to use liked sets, ids or "id:author id") -> per post:
-# version, body or false, card version, card or false, like delta, mine (1 / 0 the viewer
-# likes it / does not, -1 unknown: ask PostgreSQL); then, after the posts, the authors
-# hidden from the viewer by blocks (users.hidden.LUA_HIDDEN).
+# render(viewer id or "", "1" to use liked sets, ids or "id:author id" or, in a feed,
+# "id:[author id]:reposter id") -> per post: version, body or false, card version, card
+# or false, like delta, mine (1 / 0 the viewer likes it / does not, -1 unknown: ask
+# PostgreSQL), bookmarked and reposted (the same), the reposter's card version and card
+# (false, false without one); then the authors hidden from the viewer by blocks
+# (users.hidden.LUA_HIDDEN); then, when the viewer's saved set is missing, its generation
+# (interactions.viewer_sets).
 LUA_RENDER = (
     hidden.LUA_HIDDEN
     + """
@@ -87,22 +93,41 @@ local function render(viewer, use_sets, ids)
   local set_known = has_set and redis.call('SISMEMBER', liked, 'x') == 0
   if sets and not has_set then redis.call('SADD', '{likes}:wanted', viewer) end
   if #ids == 0 then return {} end
-  -- "<post id>", or "<post id>:<author id>" when the caller knows the author already
-  local post_ids, authors, delta_keys = {}, {}, {}
+  -- "<post id>", or "<post id>:<author id>" when the caller knows the author already,
+  -- then ":<reposter id>" for a followee's repost in a feed
+  local post_ids, authors, reposters, delta_keys = {}, {}, {}, {}
   for i, arg in ipairs(ids) do
-    post_ids[i], authors[i] = string.match(arg, '^(%d+):?(%d*)$')
+    post_ids[i], authors[i], reposters[i] = string.match(arg, '^(%d+):?(%d*):?(%d*)$')
     delta_keys[i] = 'likes:{' .. post_ids[i] .. '}:delta'
   end
   local posts = entries('post:', post_ids)
   local deltas = redis.call('MGET', unpack(delta_keys))
   local likes = set_known and redis.call('SMISMEMBER', liked, unpack(post_ids)) or {}
+  -- bookmarks and reposts (interactions.viewer_sets): 0 for anonymous, -1 unknown
+  local saved_key, saved, generation = 'saved:{' .. viewer .. '}', {}, false
+  local saved_default = 0
+  if viewer ~= '' then
+    if redis.call('EXISTS', saved_key) == 0 then
+      saved_default, generation = -1, redis.call('GET', saved_key .. ':gen') or '0'
+    elseif redis.call('SISMEMBER', saved_key, 'x') == 1 then
+      saved_default = -1
+    else
+      local members = {}
+      for i, id in ipairs(post_ids) do
+        members[2 * i - 1], members[2 * i] = 'b' .. id, 'r' .. id
+      end
+      saved = redis.call('SMISMEMBER', saved_key, unpack(members))
+    end
+  end
   local wanted, seen, some_unknown = {}, {}, false
   for i = 1, #ids do
     if posts[i][2] then authors[i] = string.match(posts[i][2], '^%d+|(%d+)|') end
     some_unknown = some_unknown or authors[i] == ''
-    if authors[i] ~= '' and not seen[authors[i]] then
-      seen[authors[i]] = true
-      wanted[#wanted + 1] = authors[i]
+    for _, user in ipairs({authors[i], reposters[i]}) do
+      if user ~= '' and not seen[user] then
+        seen[user] = true
+        wanted[#wanted + 1] = user
+      end
     end
   end
   local cards = {}
@@ -130,8 +155,14 @@ local function render(viewer, use_sets, ids)
     out[#out + 1] = card[2]
     out[#out + 1] = tonumber(deltas[i] or '0')
     out[#out + 1] = mine
+    out[#out + 1] = saved[2 * i - 1] or saved_default
+    out[#out + 1] = saved[2 * i] or saved_default
+    local reposter_card = cards[reposters[i]] or {false, false}
+    out[#out + 1] = reposter_card[1]
+    out[#out + 1] = reposter_card[2]
   end
   out[#out + 1] = hidden_among(viewer, wanted, some_unknown)  -- users.hidden: blocks
+  if generation then out[#out + 1] = generation end
   return out
 end
 """
@@ -227,104 +258,167 @@ def _bump(keys: list[str]) -> None:
 # --- rendering --------------------------------------------------------------------------
 
 
+# What `render` returns per post (then the hidden authors and, maybe, one generation: see
+# LUA_RENDER).
+_STRIDE = 10
+_BOOL = (b"false", b"true")
+
+
 class _Entry:
-    __slots__ = ("author_id", "body", "card", "card_version", "delta", "mine", "version")
+    __slots__ = (
+        "author_id",
+        "body",
+        "bookmarked",
+        "card",
+        "card_version",
+        "delta",
+        "mine",
+        "reposted",
+        "reposter_card",
+        "reposter_card_version",
+        "version",
+    )
+
+
+def _post_json(
+    post_id: int,
+    card: bytes,
+    fragment: bytes,
+    like_count: int,
+    marks: tuple[bool, bool, bool],  # liked, bookmarked, reposted by the viewer
+    reposted_by: bytes | bool | None,  # in a feed: the reposter's card or None; else False
+) -> bytes:
+    liked, bookmarked, reposted = marks
+    feed_only = b""
+    if reposted_by is not False:
+        feed_only = b',"reposted_by":%s' % (reposted_by or b"null")
+    return b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s,' % (
+        post_id,
+        card,
+        fragment,
+        max(like_count, 0),
+        _BOOL[liked],
+    ) + b'"bookmarked_by_me":%s,"reposted_by_me":%s%s}' % (
+        _BOOL[bookmarked],
+        _BOOL[reposted],
+        feed_only,
+    )
 
 
 def render_posts(
-    viewer: User, posts: Sequence[Post | int], *, only_visible: bool = True, read=None
+    viewer: User,
+    posts: Sequence[Post | int],
+    *,
+    only_visible: bool = True,
+    read=None,
+    reposted_by: dict[int, int] | None = None,
 ) -> list[bytes]:
     """JSON objects of `posts` (ids or loaded posts), as `viewer` sees them, in order.
 
     Posts that are gone or that others may not see are left out; with
     `only_visible=False` the author still sees their own hidden or pending post.
     `read` is what a page script's `render` call already returned for these posts.
+    `reposted_by` (feeds only: post id -> the followee whose repost put it there) adds
+    `reposted_by` to every post: that followee's summary, or null.
     """
     if not posts:
         return []
     ids = [p if isinstance(p, int) else p.pk for p in posts]
     viewer_id = viewer.pk if viewer.is_authenticated else None
     if read is None:
-        # Known authors go along, so a post's first render finds their card too.
-        args = [p if isinstance(p, int) else f"{p.pk}:{p.author_id}" for p in posts]
+        # Known authors go along, so a post's first render finds their card too; so do
+        # the reposters of a feed's reposts.
+        reposters = reposted_by or {}
+        args = [_render_arg(p, reposters.get(pid)) for p, pid in zip(posts, ids, strict=True)]
         try:
             read = _READ([], [*revocations.pending_args(viewer), *render_args(viewer), *args])
         except puppies_redis.Unavailable:
             read = None
         if read and read[0] == b"!auth":
             revocations.settle(viewer, read[1])  # raises if the token was revoked
-            return render_posts(viewer, posts, only_visible=only_visible)
+            return render_posts(viewer, posts, only_visible=only_visible, reposted_by=reposted_by)
         if read is not None:
             revocations.settle(viewer, None)
     if read is not None:
-        whole = _from_cache(ids, read, anonymous=viewer_id is None)
+        whole = _from_cache(ids, read, anonymous=viewer_id is None, feed=reposted_by)
         if whole is not None:
             return _without_hidden(viewer_id, whole, read, len(ids))
     entries = _entries(ids, read)
     # Posts loaded whole are rendered as they are; a list page's lean rows (only what
     # paging needs) just name their author, and what the cache lacks is loaded at once.
     loaded = {p.pk: p for p in posts if not isinstance(p, int) and not p.get_deferred_fields()}
-    _fill_misses(ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id)
-    _look_up_likes(viewer_id, entries)
+    _fill_misses(
+        ids, entries, loaded, only_visible=only_visible, viewer_id=viewer_id, feed=reposted_by
+    )
+    _look_up_viewer_marks(viewer_id, entries, _generation(ids, read))
     out = []
     for post_id in ids:
         entry = entries.get(post_id)
         if entry is None or entry.body is None:
             continue
-        like_count = max(int(entry.body[1]) + entry.delta, 0)
-        out.append(
-            (
-                int(entry.body[0]),
-                b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
-                % (
-                    post_id,
-                    entry.card,
-                    entry.body[2],
-                    like_count,
-                    b"true" if entry.mine else b"false",
-                ),
-            )
+        json = _post_json(
+            post_id,
+            entry.card,
+            entry.body[2],
+            int(entry.body[1]) + entry.delta,
+            (entry.mine, entry.bookmarked, entry.reposted),
+            False if reposted_by is None else entry.reposter_card,
         )
+        out.append((int(entry.body[0]), json))
     return _without_hidden(viewer_id, out, read, len(ids))
 
 
 def _without_hidden(
     viewer_id: int | None, rendered: list[tuple[int, bytes]], read: list | None, count: int
 ) -> list[bytes]:
-    """The rendered posts minus those whose author has a block with the viewer. Only a
-    viewer whose set of them is not in Redis yet (or Redis is down) costs a query, and
-    only when someone else's post is there to check."""
+    """The rendered (author id, post) minus those whose author has a block with the
+    viewer. Only a viewer whose set of them is not in Redis yet (or Redis is down) costs
+    a query, and only when someone else's post is there to check."""
     if viewer_id is None or all(author == viewer_id for author, _ in rendered):
         return [body for _, body in rendered]
-    answer = read[6 * count] if read is not None and len(read) > 6 * count else None
+    answer = read[_STRIDE * count] if read is not None and len(read) > _STRIDE * count else None
     hidden_ids = hidden.resolve(viewer_id, answer)
     return [body for author, body in rendered if author not in hidden_ids]
 
 
-def _from_cache(ids: list[int], flat: list, *, anonymous: bool) -> list[tuple[int, bytes]] | None:
+def _render_arg(post: Post | int, reposter: int | None) -> str | int:
+    """A post's argument of `render`: its id, its author if known, its reposter if any."""
+    author = "" if isinstance(post, int) else post.author_id
+    pk = post if isinstance(post, int) else post.pk
+    if reposter is not None:
+        return f"{pk}:{author}:{reposter}"
+    return f"{pk}:{author}" if author != "" else pk
+
+
+def _from_cache(
+    ids: list[int], flat: list, *, anonymous: bool, feed: dict[int, int] | None
+) -> list[tuple[int, bytes]] | None:
     """The page straight from what `render` returned when all of it was there (the
     common case, kept lean); None when anything must come from PostgreSQL."""
     out = []
     for i, post_id in enumerate(ids):
-        _, body, _, card, delta, mine = flat[6 * i : 6 * i + 6]
-        if not body or not card or (mine == -1 and not anonymous):
+        _, body, _, card, delta, *marks, _, by_card = flat[_STRIDE * i : _STRIDE * i + _STRIDE]
+        if not body or not card or (-1 in marks and not anonymous):
             return None
+        reposted_by = False
+        if feed is not None:
+            reposted_by = None
+            if post_id in feed:
+                if not by_card:
+                    return None
+                reposted_by = by_card[by_card.index(b"|") + 1 :]
         parts = body.split(b"|", 3)  # version, author, stored likes, JSON
         if len(parts) < 4:
             return None  # a tombstone
-        out.append(
-            (
-                int(parts[1]),
-                b'{"id":%d,"author":%s,%s,"like_count":%d,"liked_by_me":%s}'
-                % (
-                    post_id,
-                    card[card.index(b"|") + 1 :],
-                    parts[3],
-                    max(int(parts[2]) + delta, 0),
-                    b"true" if mine == 1 else b"false",
-                ),
-            )
+        json = _post_json(
+            post_id,
+            card[card.index(b"|") + 1 :],
+            parts[3],
+            int(parts[2]) + delta,
+            (marks[0] == 1, marks[1] == 1, marks[2] == 1),
+            reposted_by,
         )
+        out.append((int(parts[1]), json))
     return out
 
 
@@ -359,7 +453,7 @@ def render_new_post(author: User, post: Post) -> bytes:
         if rendered is None:
             raise NotFound("Post not found.")
         return rendered
-    read[5] = 0  # not liked by its author: it did not exist a moment ago
+    read[5:8] = [0, 0, 0]  # not liked, bookmarked or reposted: it did not exist a moment ago
     return render_posts(author, [post], only_visible=False, read=read)[0]
 
 
@@ -376,9 +470,15 @@ def _entries(ids: list[int], flat: list | None) -> dict[int, _Entry]:
         if flat is None:  # Redis down: everything from PostgreSQL, nothing cached
             entry.version = entry.card_version = None
             entry.body = entry.card = None
-            entry.delta, entry.mine = 0, -1
+            entry.delta, entry.mine, entry.bookmarked, entry.reposted = 0, -1, -1, -1
+            entry.reposter_card_version = entry.reposter_card = None
             continue
-        version, body, card_version, card, entry.delta, entry.mine = flat[6 * i : 6 * i + 6]
+        version, body, card_version, card, entry.delta, *marks, by_version, by_card = flat[
+            _STRIDE * i : _STRIDE * i + _STRIDE
+        ]
+        entry.mine, entry.bookmarked, entry.reposted = marks
+        entry.reposter_card_version = by_version or None
+        entry.reposter_card = by_card.split(b"|", 1)[1] if by_card else None
         entry.version, entry.card_version = version, card_version or None
         entry.body = _split_body(body) if body else None
         entry.card = card.split(b"|", 1)[1] if card else None
@@ -405,8 +505,10 @@ def _fill_misses(
     *,
     only_visible: bool,
     viewer_id: int | None,
+    feed: dict[int, int] | None = None,
 ) -> None:
-    """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards."""
+    """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards
+    (authors', and in a feed reposters')."""
     from posts.serializers import AuthorSerializer, PostBodySerializer
 
     def body_needed(entry: _Entry) -> bool:
@@ -436,20 +538,29 @@ def _fill_misses(
             entry.body = (str(post.author_id).encode(), b"%d" % post.like_count, fragment)
             entry.author_id = post.author_id
 
+    feed = feed or {}
     need_card = [e for e in entries.values() if e.body is not None and e.card is None]
-    if need_card:
-        author_ids = {int(e.body[0]) for e in need_card}
-        authors = {p.author_id: p.author for p in loaded.values() if p.author_id in author_ids}
-        authors.update(User.objects.in_bulk(author_ids - authors.keys()))
+    need_reposter = [
+        (feed[pid], e)
+        for pid, e in entries.items()
+        if e.body is not None and pid in feed and e.reposter_card is None
+    ]
+    if need_card or need_reposter:
+        user_ids = {int(e.body[0]) for e in need_card} | {user for user, _ in need_reposter}
+        users = {p.author_id: p.author for p in loaded.values() if p.author_id in user_ids}
+        users.update(User.objects.in_bulk(user_ids - users.keys()))
         cards = {
-            author.pk: orjson.dumps(represent(AuthorSerializer, author))
-            for author in authors.values()
+            user.pk: orjson.dumps(represent(AuthorSerializer, user)) for user in users.values()
         }
         for entry in need_card:
             entry.card = cards[int(entry.body[0])]
             # A card's version is unknown when neither the caller nor a cached post named
             # the author: the card is then cached by a later render.
             fills.append((_card_key(int(entry.body[0])), entry.card_version, entry.card))
+        for user_id, entry in need_reposter:
+            entry.reposter_card = cards.get(user_id)  # None (null): the reposter is gone
+            if entry.reposter_card is not None:
+                fills.append((_card_key(user_id), entry.reposter_card_version, entry.reposter_card))
     _fill(fills)
 
 
@@ -465,16 +576,44 @@ def _fill(fills: list[tuple[str, object, bytes]]) -> None:
             puppies_redis.run_scripts(calls)
 
 
-def _look_up_likes(viewer_id: int | None, entries: dict[int, _Entry]) -> None:
-    unknown = [pid for pid, e in entries.items() if e.body is not None and e.mine == -1]
-    if viewer_id is None or not unknown:
-        for entry in entries.values():
-            entry.mine = entry.mine == 1
-        return
-    liked = set(
-        Like.objects.filter(user_id=viewer_id, post_id__in=unknown).values_list(
-            "post_id", flat=True
+def _generation(ids: list[int], flat: list | None) -> bytes | None:
+    """The generation of the viewer's missing saved set, as `render` returned it (after
+    the posts and the hidden authors)."""
+    if flat is None or len(flat) <= _STRIDE * len(ids) + 1:
+        return None
+    return flat[_STRIDE * len(ids) + 1]
+
+
+def _look_up_viewer_marks(
+    viewer_id: int | None, entries: dict[int, _Entry], generation: bytes | None
+) -> None:
+    """What Redis could not say of the viewer's likes, bookmarks and reposts, from
+    PostgreSQL in one query; a missing saved set is read whole and built on the way."""
+    shown = [(pid, e) for pid, e in entries.items() if e.body is not None]
+    liked_among = [pid for pid, e in shown if e.mine == -1]
+    saved_among = [pid for pid, e in shown if -1 in (e.bookmarked, e.reposted)]
+    marks: dict[str, set[int]] = {"l": set(), "b": set(), "r": set()}
+    if viewer_id is not None and (liked_among or saved_among):
+        whole = generation is not None and bool(saved_among)
+        rows = interactions_selectors.viewer_marks(
+            viewer_id,
+            liked_among=liked_among,
+            saved_among=None if whole else saved_among,
+            saved_limit=viewer_sets.SET_MAX + 1,
         )
-    )
+        saved = [(kind, post_id) for kind, post_id in rows if kind != "l"]
+        if whole:
+            viewer_sets.build(viewer_id, generation, saved)
+            if len(saved) > viewer_sets.SET_MAX:  # the page's may be past the limit
+                saved = interactions_selectors.viewer_marks(
+                    viewer_id, liked_among=[], saved_among=saved_among
+                )
+        for kind, post_id in [*rows, *saved]:
+            if kind == "l" or post_id in saved_among:
+                marks[kind].add(post_id)
     for post_id, entry in entries.items():
-        entry.mine = post_id in liked if entry.mine == -1 else entry.mine == 1
+        entry.mine = post_id in marks["l"] if entry.mine == -1 else entry.mine == 1
+        entry.bookmarked = (
+            post_id in marks["b"] if entry.bookmarked == -1 else entry.bookmarked == 1
+        )
+        entry.reposted = post_id in marks["r"] if entry.reposted == -1 else entry.reposted == 1

@@ -42,6 +42,10 @@ class PostSerializer(serializers.ModelSerializer):
     media = serializers.SerializerMethodField()
     media_error = serializers.SerializerMethodField()
     liked_by_me = serializers.BooleanField(read_only=True, default=False)
+    bookmarked_by_me = serializers.BooleanField(
+        read_only=True, default=False, help_text="Whether I bookmarked it (private)."
+    )
+    reposted_by_me = serializers.BooleanField(read_only=True, default=False)
 
     class Meta:
         model = Post
@@ -55,6 +59,9 @@ class PostSerializer(serializers.ModelSerializer):
             "like_count",
             "comment_count",
             "liked_by_me",
+            "bookmarked_by_me",
+            "reposted_by_me",
+            "repost_count",
             "created_at",
             "updated_at",
             "edited_at",
@@ -79,15 +86,39 @@ class PostSerializer(serializers.ModelSerializer):
         return post.media.get("error")
 
 
+class FeedPostSerializer(PostSerializer):
+    """A post in a home feed: also which followee's repost put it there."""
+
+    reposted_by = AuthorSerializer(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The followee whose repost put this post in the feed; null for a post "
+        "that is here as its author's.",
+    )
+
+    class Meta(PostSerializer.Meta):
+        fields = [*PostSerializer.Meta.fields, "reposted_by"]
+        read_only_fields = fields
+
+
 class PostBodySerializer(PostSerializer):
     """What posts.rendering caches of a post: all but its id, its author's summary (cached
-    apart) and what is overlaid per request (like_count, liked_by_me)."""
+    apart) and what is overlaid per request (like_count and the viewer's marks)."""
 
     class Meta(PostSerializer.Meta):
         fields = [
             f
             for f in PostSerializer.Meta.fields
-            if f not in ("id", "author", "like_count", "liked_by_me")
+            if f
+            not in (
+                "id",
+                "author",
+                "like_count",
+                "liked_by_me",
+                "bookmarked_by_me",
+                "reposted_by_me",
+            )
         ]
         read_only_fields = fields
 

@@ -564,6 +564,7 @@ RATELIMIT_COMMENT = _rate("RATELIMIT_COMMENT", "20/m")  # comments written
 RATELIMIT_POST_EDIT = _rate("RATELIMIT_POST_EDIT", "30/m")  # edits of posts
 RATELIMIT_FOLLOW = _rate("RATELIMIT_FOLLOW", "200/h")  # follows and unfollows
 RATELIMIT_REPORT = _rate("RATELIMIT_REPORT", "20/h")  # reports filed
+RATELIMIT_REPOST = _rate("RATELIMIT_REPOST", "60/m")  # reposts and unreposts (each fans out)
 RATELIMIT_PASSWORD_CHANGE = _rate("RATELIMIT_PASSWORD_CHANGE", "5/h")  # password changes tried
 RATELIMIT_TOKEN_REFRESH = _rate("RATELIMIT_TOKEN_REFRESH", "60/m")  # per client IP
 RATELIMIT_LOGOUT = _rate("RATELIMIT_LOGOUT", "60/m")  # per client IP

@@ -384,7 +384,9 @@ def test_a_head_read_before_a_fan_out_is_not_cached_after_it(as_user, user, drai
     as_user.post(f"/v1/users/{bella.id}/follow")
     page, _, lease = heads.first_page(TokenUser(user.pk), 20)  # a reader misses: its lease
     assert page is None and lease is not None
-    stale = list(FeedEntry.objects.filter(owner=user).values_list("post_id", "created_at"))
+    stale = list(
+        FeedEntry.objects.filter(owner=user).values_list("post_id", "created_at", "reposted_by_id")
+    )
 
     post = PostFactory(author=bella)
     services.push_post(post)  # fan-out commits, then drops the head (and the lease)

@@ -52,7 +52,8 @@ def test_a_cached_post_is_read_without_sql_and_matches_the_serializer(as_user):
     assert again == first
     assert set(first) == {
         "id", "author", "content", "media", "media_error", "status", "like_count", "comment_count",
-        "liked_by_me", "created_at", "updated_at", "edited_at",
+        "liked_by_me", "bookmarked_by_me", "reposted_by_me", "repost_count", "created_at",
+        "updated_at", "edited_at",
     }  # fmt: skip
     assert (first["like_count"], first["comment_count"], first["liked_by_me"]) == (3, 2, False)
     assert first["author"] == {

@@ -90,6 +90,19 @@ def test_repair_agrees_with_what_the_api_keeps(client_for, api):
     assert before == ((1, 0, 1), (0, 1, 0), (0, 1))
 
 
+def test_repair_recounts_reposts_as_the_api_keeps_them(client_for):
+    post = PostFactory()
+    fans = UserFactory.create_batch(3)
+    for fan in fans:
+        client_for(fan).post(f"/v1/posts/{post.id}/reposts")
+    client_for(fans[0]).delete(f"/v1/posts/{post.id}/reposts")
+    assert "posts: 1 checked, 0 repaired" in repair(no_progress=True)
+
+    Post.objects.filter(pk=post.pk).update(repost_count=9)
+    assert "posts: 1 checked, 1 repaired" in repair(no_progress=True)
+    assert Post.objects.get(pk=post.pk).repost_count == 2
+
+
 def test_repair_draws_a_progress_bar(capsys):
     build_world()
 

@@ -16,7 +16,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg.errors import DeadlockDetected
 from tqdm import tqdm
 
-from interactions.models import Comment, Like
+from interactions.models import Comment, Like, Repost
 from posts.models import Post
 from users.models import Follow, User
 
@@ -60,11 +60,14 @@ def _user_counts_sql() -> str:
 
 def _post_counts_sql() -> str:
     posts, likes, comments = Post._meta.db_table, Like._meta.db_table, Comment._meta.db_table
+    reposts = Repost._meta.db_table
     return f"""
         UPDATE {posts} AS p
-        SET like_count = s.like_count, comment_count = s.comment_count
+        SET like_count = s.like_count, comment_count = s.comment_count,
+            repost_count = s.repost_count
         FROM (
-            SELECT p2.id, COALESCE(l.n, 0) AS like_count, COALESCE(c.n, 0) AS comment_count
+            SELECT p2.id, COALESCE(l.n, 0) AS like_count, COALESCE(c.n, 0) AS comment_count,
+                   COALESCE(r.n, 0) AS repost_count
             FROM {posts} AS p2
             LEFT JOIN (
                 SELECT post_id AS id, count(*) AS n FROM {likes}
@@ -76,17 +79,22 @@ def _post_counts_sql() -> str:
                   AND deleted_at IS NULL AND hidden_at IS NULL
                 GROUP BY post_id
             ) AS c ON c.id = p2.id
+            LEFT JOIN (
+                SELECT post_id AS id, count(*) AS n FROM {reposts}
+                WHERE post_id > %(lo)s AND post_id <= %(hi)s GROUP BY post_id
+            ) AS r ON r.id = p2.id
             WHERE p2.id > %(lo)s AND p2.id <= %(hi)s
         ) AS s
         WHERE p.id = s.id
-          AND (p.like_count, p.comment_count) IS DISTINCT FROM (s.like_count, s.comment_count)
+          AND (p.like_count, p.comment_count, p.repost_count)
+              IS DISTINCT FROM (s.like_count, s.comment_count, s.repost_count)
     """  # noqa: S608 (table names come from the models)
 
 
 class Command(BaseCommand):
     help = (
         "Recompute users' follower_count, following_count and post_count and posts' "
-        "like_count and comment_count from the rows, in batches; safe on a live site."
+        "like_count, comment_count and repost_count from the rows, in batches; safe on a live site."
     )
 
     def add_arguments(self, parser):

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('posts', '0006_pins'),
+        ('posts', '0007_post_repost_count'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
