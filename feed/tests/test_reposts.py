@@ -147,3 +147,49 @@ def test_a_cached_feed_with_reposts_is_read_without_sql(as_user, client_for, dra
 
     assert len(queries) == 0
     assert [by for _, by in got] == [rex.username, None]
+
+
+def test_blocked_and_muted_users_stay_out_as_authors_and_as_reposters(
+    as_user,
+    client_for,
+    drain_outbox,
+    vip_threshold,  # noqa: F811
+):
+    rex, blocked, muted, vip = UserFactory(), UserFactory(), UserFactory(), UserFactory()
+    make_vip(vip)
+    follow(as_user, rex, muted, vip)
+    by_blocked, by_stranger, by_other = PostFactory(author=blocked), PostFactory(), PostFactory()
+    repost(client_for, rex, by_blocked)  # a followee reposts someone the reader blocks
+    repost(client_for, muted, by_stranger)  # a muted followee reposts
+    repost(client_for, vip, by_blocked)  # a pulled reposter, same blocked author
+    repost(client_for, rex, by_other)
+    drain_outbox()
+    assert {post_id for post_id, _ in shown(as_user)} == {
+        by_blocked.id,
+        by_stranger.id,
+        by_other.id,
+    }
+
+    assert as_user.post(f"/v1/users/{blocked.id}/block").status_code == 201
+    assert as_user.post(f"/v1/users/{muted.id}/mute").status_code == 201
+
+    assert shown(as_user) == [(by_other.id, rex.username)]  # the very next read
+    assert feed(as_user) == feed(as_user)  # and the head cached from it
+    assert as_user.post(f"/v1/posts/{by_blocked.id}/bookmark").status_code == 404
+    assert as_user.delete(f"/v1/users/{muted.id}/mute").status_code == 204
+    assert {post_id for post_id, _ in shown(as_user)} == {by_stranger.id, by_other.id}
+
+
+def test_a_bookmarked_post_leaves_the_list_when_its_author_blocks_the_reader(
+    user, as_user, client_for
+):
+    author = UserFactory()
+    post = PostFactory(author=author)
+    assert as_user.post(f"/v1/posts/{post.id}/bookmark").status_code == 201
+    listed = as_user.get("/v1/users/me/bookmarks").json()["results"]
+    assert [p["id"] for p in listed] == [post.id]
+
+    assert client_for(author).post(f"/v1/users/{user.id}/block").status_code == 201
+
+    assert as_user.get("/v1/users/me/bookmarks").json()["results"] == []
+    assert as_user.get(f"/v1/posts/{post.id}").status_code == 404
