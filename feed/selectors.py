@@ -1,16 +1,15 @@
 """Reads of home feeds."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from feed import heads, sql
-from posts.selectors import visible_posts
-from posts.serializers import PostSerializer
+from feed import heads, services, sql
+from feed.models import OutboxEvent
 from users.models import User
 
 FeedKey = tuple[datetime, int]
@@ -104,42 +103,32 @@ def _page_of(candidates: list, limit: int, window: int) -> FeedPage:
 
 # --- the degraded page ---------------------------------------------------------------
 
-_POPULAR_KEY = "feed:popular"
-_POPULAR_WINDOW_DAYS = 2
-_last_popular: list[dict] = []
-
-
-def refresh_popular_posts() -> list[dict]:
-    """Compute and cache the fallback page: the most liked recent posts (no viewer state)."""
-    global _last_popular
-    limit = settings.PAGE_DEFAULT_LIMIT
-    since = timezone.now() - timedelta(days=_POPULAR_WINDOW_DAYS)
-    posts = list(
-        visible_posts()
-        .filter(created_at__gte=since)
-        .order_by("-like_count", "-created_at", "-id")[:limit]
-    )
-    if len(posts) < limit:
-        seen = [post.pk for post in posts]
-        posts += list(
-            visible_posts()
-            .exclude(pk__in=seen)
-            .order_by("-created_at", "-id")[: limit - len(posts)]
-        )
-    data = [dict(item) for item in PostSerializer(posts, many=True).data]
-    # Kept long past its refresh interval: a stale page beats none when PostgreSQL is down.
-    cache.set(_POPULAR_KEY, data, timeout=settings.FEED_POPULAR_CACHE_S * 60)
-    _last_popular = data
-    return data
-
 
 def popular_posts() -> list[dict]:
-    """The cached fallback page; computed if missing; the last one this process saw
-    if that fails too (never raises)."""
-    data = cache.get(_POPULAR_KEY)
+    """The cached fallback page (feed.services.refresh_popular_posts); computed if
+    missing; the last one this process computed if that fails too (never raises)."""
+    data = cache.get(services.POPULAR_POSTS_KEY)
     if data is not None:
         return data
     try:
-        return refresh_popular_posts()
+        return services.refresh_popular_posts()
     except Exception:
-        return _last_popular
+        return services.last_popular_posts
+
+
+# --- the outbox, for monitoring --------------------------------------------------------
+
+
+def outbox_backlog() -> int:
+    return OutboxEvent.objects.filter(processed_at__isnull=True).count()
+
+
+def outbox_oldest_age() -> float:
+    """Seconds since the oldest unprocessed event was written (0 when none is)."""
+    oldest = (
+        OutboxEvent.objects.filter(processed_at__isnull=True)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return (timezone.now() - oldest).total_seconds() if oldest else 0.0
