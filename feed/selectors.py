@@ -34,8 +34,10 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
     The first page of an active owner who follows no VIP comes from the cached head
     (feed.heads) with its posts, in one Redis call and without SQL; otherwise one query,
     whatever the number of VIPs followed (two for a dormant feed, which is pulled from
-    every followee until the rebuild it asks for is done). Posts hidden or deleted since
-    the head was cached are left out when the page is rendered.
+    every followee until the rebuild it asks for is done). Past the entries stored for
+    the owner (the cap, a follow's backfill, a rebuild), the same query continues from
+    the followees' own posts (feed.sql.feed_page). Posts hidden or deleted since the head
+    was cached are left out when the page is rendered.
     """
     lease = None
     if after is None and limit <= settings.FEED_HEAD_SIZE:
@@ -55,8 +57,11 @@ def stored_page(
     if "dormant" in flags:
         candidates, _ = _candidates(owner_id, after=after, window=window, pull_all=True)
     if lease and not flags:
-        visible = [(pid, at) for pid, at, seen in candidates if seen][: settings.FEED_HEAD_SIZE]
-        heads.store(owner_id, lease, visible, complete=len(candidates) < window)
+        visible = [(pid, at) for pid, at, seen in candidates if seen]
+        # Complete only if it holds the whole feed: every candidate there was, none cut
+        # off by the head's size (else its last page would end the feed early).
+        complete = len(candidates) < window and len(visible) <= settings.FEED_HEAD_SIZE
+        heads.store(owner_id, lease, visible[: settings.FEED_HEAD_SIZE], complete=complete)
     page = _page_of(candidates, limit, window)
     page.dormant = "dormant" in flags
     return page

@@ -373,6 +373,13 @@ def demote_vip(author_id: int) -> bool:
         recent = Post.objects.visible().filter(author_id=author_id).order_by("-created_at", "-id")
         for post in recent[: settings.FEED_BACKFILL_POSTS]:
             _emit([post.pk], OutboxEvent.Kind.POST_PUBLISHED)
+        # Its older posts, pulled until now, are pushed to no one: past the recent ones,
+        # its followers' feeds continue from the followees' posts.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.DEMOTED_AUTHOR_FLOORS,
+                {"author": author_id, "per_author": settings.FEED_BACKFILL_POSTS},
+            )
     return True
 
 
@@ -441,7 +448,7 @@ def rebuild_feed(owner_id: int) -> int:
                 "cap": settings.FEED_MAX_ENTRIES,
             },
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
 
 
 _TRIM_CURSOR_KEY = "feed:trim:after"

@@ -1,12 +1,13 @@
 """The set-based SQL of the feed, in one place (table names from the models)."""
 
-from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
+from feed.models import DormantFeed, FeedEntry, FeedFloor, OutboxEvent, VipAuthor
 from posts.models import VISIBLE_SQL, Post
 from users.models import Follow, User
 
 ENTRY = FeedEntry._meta.db_table
 VIP = VipAuthor._meta.db_table
 DORMANT = DormantFeed._meta.db_table
+FLOOR = FeedFloor._meta.db_table
 POST = Post._meta.db_table
 FOLLOW = Follow._meta.db_table
 USER = User._meta.db_table
@@ -111,35 +112,89 @@ WHERE post_id = %(post)s
   AND owner_id IN (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(author)s)
 """  # noqa: S608
 
-# Recent posts of one followee into one feed (follow).
-BACKFILL_AUTHOR = f"""
-INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
-SELECT %(owner)s, p.id, p.author_id, p.created_at FROM {POST} p
-WHERE p.author_id = %(author)s AND {VISIBLE}
+
+def raise_floors(source: str) -> str:
+    """Raise owners' floors (feed.models.FeedFloor) to the keys `source` selects
+    (owner_id, created_at, post_id; one row per owner); a floor never comes down."""
+    return f"""
+INSERT INTO {FLOOR} AS fl (owner_id, created_at, post_id) {source}
+ON CONFLICT (owner_id) DO UPDATE SET created_at = EXCLUDED.created_at, post_id = EXCLUDED.post_id
+WHERE (fl.created_at, fl.post_id) < (EXCLUDED.created_at, EXCLUDED.post_id)
+"""
+
+
+def _recent_of_author(author: str) -> str:
+    """A followee's newest %(per_author)s posts, which backfill, rebuild and demotion
+    write into feeds. When it has that many, its older ones are left out: the oldest
+    written is where a feed's floor goes up to (conservatively: it may have no more)."""
+    return f"""
+SELECT p.id, p.author_id, p.created_at FROM {POST} p
+WHERE p.author_id = {author} AND {VISIBLE}
 ORDER BY p.created_at DESC, p.id DESC LIMIT %(per_author)s
-ON CONFLICT DO NOTHING
 """  # noqa: S608
+
+
+# Recent posts of one followee into one feed (follow), and the floor raised past them.
+BACKFILL_AUTHOR = f"""
+WITH recent AS MATERIALIZED ({_recent_of_author("%(author)s")}), written AS (
+    INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+    SELECT %(owner)s, id, author_id, created_at FROM recent
+    ON CONFLICT DO NOTHING
+)
+{
+    raise_floors(
+        "SELECT %(owner)s, created_at, id FROM recent"
+        " WHERE (SELECT count(*) FROM recent) = %(per_author)s"
+        " ORDER BY created_at, id LIMIT 1"
+    )
+}"""  # noqa: S608
+
+# A demoted VIP's followers get its recent posts pushed (feed.services.demote_vip), no
+# older ones: their floors go up to the oldest pushed.
+DEMOTED_AUTHOR_FLOORS = f"""
+WITH recent AS MATERIALIZED ({_recent_of_author("%(author)s")})
+{
+    raise_floors(f'''
+SELECT f.follower_id, c.created_at, c.id FROM {FOLLOW} f
+CROSS JOIN (SELECT created_at, id FROM recent ORDER BY created_at, id LIMIT 1) c
+WHERE f.followee_id = %(author)s AND (SELECT count(*) FROM recent) = %(per_author)s''')
+}"""  # noqa: S608
 
 # A whole feed from the recent posts of every pushed followee (first read, or back
-# from inactivity); VIP followees are merged at read time anyway.
+# from inactivity), at most %(cap)s of them; VIP followees are merged at read time
+# anyway. The floor goes up to the highest point below which posts were left out: the
+# oldest taken of each followee that had %(per_author)s taken, and the cap's cut.
 REBUILD = f"""
-INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
-SELECT %(owner)s, r.id, r.author_id, r.created_at FROM (
-    SELECT p.id, p.author_id, p.created_at FROM {FOLLOW} f
-    CROSS JOIN LATERAL (
-        SELECT p.id, p.author_id, p.created_at FROM {POST} p
-        WHERE p.author_id = f.followee_id AND {VISIBLE}
-        ORDER BY p.created_at DESC, p.id DESC LIMIT %(per_author)s
-    ) p
+WITH recent AS MATERIALIZED (
+    SELECT p.id, p.author_id, p.created_at, count(*) OVER (PARTITION BY p.author_id) AS taken
+    FROM {FOLLOW} f
+    CROSS JOIN LATERAL ({_recent_of_author("f.followee_id")}) p
     WHERE f.follower_id = %(owner)s
       AND NOT EXISTS (SELECT 1 FROM {VIP} v WHERE v.user_id = f.followee_id)
-    ORDER BY p.created_at DESC, p.id DESC LIMIT %(cap)s
-) r
-ON CONFLICT DO NOTHING
+), kept AS MATERIALIZED (
+    SELECT id, author_id, created_at FROM recent ORDER BY created_at DESC, id DESC LIMIT %(cap)s
+), written AS (
+    INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+    SELECT %(owner)s, id, author_id, created_at FROM kept
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), cuts AS (
+    (SELECT DISTINCT ON (author_id) created_at, id FROM recent WHERE taken = %(per_author)s
+     ORDER BY author_id, created_at, id)
+    UNION ALL
+    (SELECT created_at, id FROM kept WHERE (SELECT count(*) FROM recent) > %(cap)s
+     ORDER BY created_at, id LIMIT 1)
+), floor AS ({
+    raise_floors(
+        "SELECT %(owner)s, created_at, id FROM cuts ORDER BY created_at DESC, id DESC LIMIT 1"
+    )
+})
+SELECT count(*) FROM written
 """  # noqa: S608
 
-# Trim a batch of owners (keyset by owner id) to their newest `cap` entries. The
-# boundary lookup is an index-only scan of feed_owner_created.
+# Trim a batch of owners (keyset by owner id) to their newest `cap` entries, raising
+# their floors to the newest entry deleted. The boundary lookup is an index-only scan
+# of feed_owner_created.
 TRIM_BATCH = f"""
 WITH owners AS (
     SELECT id FROM {USER} WHERE id > %(after)s ORDER BY id LIMIT %(batch)s
@@ -153,7 +208,7 @@ WITH owners AS (
     DELETE FROM {ENTRY} e USING cut
     WHERE e.owner_id = cut.owner_id AND (e.created_at, e.post_id) <= (cut.created_at, cut.post_id)
     RETURNING 1
-)
+), floor AS ({raise_floors("SELECT owner_id, created_at, post_id FROM cut")})
 SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
 """  # noqa: S608
 
@@ -169,15 +224,23 @@ def feed_page(*, after: bool, pull_all: bool = False) -> str:
     of VIPs followed, not on table sizes; only the %(n)s merged candidates touch the
     posts heap, for visibility. UNION drops a post present in both (pushed before its
     author became a VIP).
+
+    Entries at or below the owner's floor (feed.models.FeedFloor) are not read: the feed
+    may miss posts there. When fewer than %(n)s entries are left above it, the page
+    continues from every followee's own posts, past the stored entries; that branch is
+    gated by a one-time filter, so a page with enough entries never runs it.
     """
     entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
     post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
     pulled = "" if pull_all else f"JOIN {VIP} v ON v.user_id = f.followee_id"
     return f"""
-WITH candidates AS (
-    (SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
-      WHERE e.owner_id = %(owner)s {entry_after}
-      ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
+WITH stored AS MATERIALIZED (
+    SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
+    WHERE e.owner_id = %(owner)s {entry_after}
+      AND (e.created_at, e.post_id) > ({_FLOOR_KEY})
+    ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s
+), candidates AS (
+    (SELECT id, created_at FROM stored)
     UNION
     (SELECT vp.id, vp.created_at FROM {FOLLOW} f
       {pulled}
@@ -187,6 +250,7 @@ WITH candidates AS (
           ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
       ) vp
       WHERE f.follower_id = %(owner)s)
+    {"" if pull_all else _past_stored(post_after)}
     ORDER BY created_at DESC, id DESC LIMIT %(n)s
 )
 (SELECT c.id, c.created_at, p.id IS NOT NULL AS visible, NULL AS flag FROM candidates c
@@ -200,6 +264,29 @@ SELECT NULL, NULL, NULL, 'vips' WHERE EXISTS (
     SELECT 1 FROM {FOLLOW} f JOIN {VIP} v ON v.user_id = f.followee_id
     WHERE f.follower_id = %(owner)s)
 """  # noqa: S608
+
+
+# The owner's floor as a key (lowest possible without one), read by two initplans.
+_FLOOR_KEY = f"""
+COALESCE((SELECT created_at FROM {FLOOR} WHERE owner_id = %(owner)s), '-infinity'),
+COALESCE((SELECT post_id FROM {FLOOR} WHERE owner_id = %(owner)s), 0)"""  # noqa: S608
+
+
+def _past_stored(post_after: str) -> str:
+    """The page's continuation past the stored entries: each followee's newest %(n)s
+    posts before the cursor, only when the owner has a floor and fewer than %(n)s entries
+    are left above it (above the floor, entries and VIPs' posts are the whole feed, so
+    the UNION with them leaves no gap and no duplicate)."""
+    return f"""UNION
+    (SELECT fp.id, fp.created_at FROM {FOLLOW} f
+      CROSS JOIN LATERAL (
+          SELECT p.id, p.created_at FROM {POST} p
+          WHERE p.author_id = f.followee_id {post_after}
+          ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
+      ) fp
+      WHERE f.follower_id = %(owner)s
+        AND (SELECT count(*) FROM stored) < %(n)s
+        AND EXISTS (SELECT 1 FROM {FLOOR} WHERE owner_id = %(owner)s))"""  # noqa: S608
 
 
 def naive_page(*, after: bool) -> str:
