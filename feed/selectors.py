@@ -34,10 +34,10 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
     The first page of an active owner who follows no VIP comes from the cached head
     (feed.heads) with its posts, in one Redis call and without SQL; otherwise one query,
     whatever the number of VIPs followed (two for a dormant feed, which is pulled from
-    every followee until the rebuild it asks for is done). Past the entries stored for
-    the owner (the cap, a follow's backfill, a rebuild), the same query continues from
-    the followees' own posts (feed.sql.feed_page). Posts hidden or deleted since the head
-    was cached are left out when the page is rendered.
+    every followee until the rebuild it asks for is done, and for a page that goes past
+    the entries stored for the owner, the cap's or a backfill's, which continues from
+    the followees' own posts). Posts hidden or deleted since the head was cached are
+    left out when the page is rendered.
     """
     lease = None
     if after is None and limit <= settings.FEED_HEAD_SIZE:
@@ -50,13 +50,14 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
 def stored_page(
     owner_id: int, *, after: FeedKey | None, limit: int, lease: bytes | None = None
 ) -> FeedPage:
-    """The page from PostgreSQL: one query (two for a dormant feed); with a head lease,
-    the head is read along and cached unless the owner follows a VIP or is dormant."""
+    """The page from PostgreSQL: one query (two for a dormant feed, or a page that goes
+    past the entries stored for the owner); with a head lease, the head is read along
+    and cached unless the owner follows a VIP or is dormant."""
     window = (settings.FEED_HEAD_SIZE if lease else limit) + 1 + _SLACK
-    candidates, flags = _candidates(owner_id, after=after, window=window, pull_all=False)
-    if "dormant" in flags:
-        candidates, _ = _candidates(owner_id, after=after, window=window, pull_all=True)
-    if lease and not flags:
+    candidates, flags, floor = _candidates(owner_id, after=after, window=window, pull_all=False)
+    if "dormant" in flags or _reaches(candidates, window, floor):
+        candidates, _, _ = _candidates(owner_id, after=after, window=window, pull_all=True)
+    if lease and not flags & {"dormant", "vips"}:
         visible = [(pid, at) for pid, at, seen in candidates if seen]
         # Complete only if it holds the whole feed: every candidate there was, none cut
         # off by the head's size (else its last page would end the feed early).
@@ -72,7 +73,21 @@ def _key(entries: list[tuple[int, datetime]]) -> FeedKey:
     return at, post_id
 
 
+def _reaches(candidates: list, window: int, floor: FeedKey | None) -> bool:
+    """Whether the page goes down to the owner's floor (feed.models.FeedFloor), where the
+    stored entries may miss posts: then it continues from the followees' own posts.
+    Above the floor, the entries and the VIPs' posts are the whole feed."""
+    if floor is None:
+        return False
+    if len(candidates) < window:
+        return True
+    post_id, at, _ = candidates[-1]
+    return (at, post_id) <= floor
+
+
 def _candidates(owner_id: int, *, after: FeedKey | None, window: int, pull_all: bool):
+    """The page's candidates (post id, created_at, visible), newest first; the flags
+    feed.sql.feed_page raised; and the owner's floor, if any."""
     params: dict = {"owner": owner_id, "n": window}
     if after is not None:
         params["at"], params["id"] = after
@@ -84,7 +99,9 @@ def _candidates(owner_id: int, *, after: FeedKey | None, window: int, pull_all: 
         key=lambda row: (row[1], row[0]),
         reverse=True,
     )
-    return candidates, {flag for *_, flag in rows if flag is not None}
+    flags = {flag for *_, flag in rows if flag is not None}
+    floor = next(((at, pid) for pid, at, _, flag in rows if flag == "floor"), None)
+    return candidates, flags, floor
 
 
 def _page_of(candidates: list, limit: int, window: int) -> FeedPage:

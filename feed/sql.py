@@ -215,9 +215,10 @@ SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
 
 def feed_page(*, after: bool, pull_all: bool = False) -> str:
     """Candidates for a merged home-feed page: pushed entries UNION each followed VIP's
-    newest posts (with `pull_all`, every followee's: a dormant feed being rebuilt), then
-    whether each candidate is visible; then a row (NULL, NULL, NULL, flag) for each of
-    'dormant' (the owner's feed is dormant) and 'vips' (the owner follows a VIP).
+    newest posts (with `pull_all`, every followee's: a dormant feed being rebuilt, or a
+    page past the stored entries), then whether each candidate is visible; then a row
+    (NULL, NULL, NULL, flag) for each of 'dormant' (the owner's feed is dormant) and
+    'vips' (the owner follows a VIP).
 
     Both branches are index-only keyset scans bounded by %(n)s (feed_owner_created;
     posts' post_author_created), so the cost depends on the page size and the number
@@ -225,22 +226,19 @@ def feed_page(*, after: bool, pull_all: bool = False) -> str:
     posts heap, for visibility. UNION drops a post present in both (pushed before its
     author became a VIP).
 
-    Entries at or below the owner's floor (feed.models.FeedFloor) are not read: the feed
-    may miss posts there. When fewer than %(n)s entries are left above it, the page
-    continues from every followee's own posts, past the stored entries; that branch is
-    gated by a one-time filter, so a page with enough entries never runs it.
+    Last, a row (post id, created_at, NULL, 'floor') with the owner's floor, if any
+    (feed.models.FeedFloor): at and below it the entries may miss posts, so a page that
+    reaches it is read again `pull_all`, continuing from every followee's own posts
+    (feed.selectors.stored_page).
     """
     entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
     post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
     pulled = "" if pull_all else f"JOIN {VIP} v ON v.user_id = f.followee_id"
     return f"""
-WITH stored AS MATERIALIZED (
-    SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
-    WHERE e.owner_id = %(owner)s {entry_after}
-      AND (e.created_at, e.post_id) > ({_FLOOR_KEY})
-    ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s
-), candidates AS (
-    (SELECT id, created_at FROM stored)
+WITH candidates AS (
+    (SELECT e.post_id AS id, e.created_at FROM {ENTRY} e
+      WHERE e.owner_id = %(owner)s {entry_after}
+      ORDER BY e.created_at DESC, e.post_id DESC LIMIT %(n)s)
     UNION
     (SELECT vp.id, vp.created_at FROM {FOLLOW} f
       {pulled}
@@ -250,7 +248,6 @@ WITH stored AS MATERIALIZED (
           ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
       ) vp
       WHERE f.follower_id = %(owner)s)
-    {"" if pull_all else _past_stored(post_after)}
     ORDER BY created_at DESC, id DESC LIMIT %(n)s
 )
 (SELECT c.id, c.created_at, p.id IS NOT NULL AS visible, NULL AS flag FROM candidates c
@@ -263,30 +260,9 @@ UNION ALL
 SELECT NULL, NULL, NULL, 'vips' WHERE EXISTS (
     SELECT 1 FROM {FOLLOW} f JOIN {VIP} v ON v.user_id = f.followee_id
     WHERE f.follower_id = %(owner)s)
+UNION ALL
+SELECT fl.post_id, fl.created_at, NULL, 'floor' FROM {FLOOR} fl WHERE fl.owner_id = %(owner)s
 """  # noqa: S608
-
-
-# The owner's floor as a key (lowest possible without one), read by two initplans.
-_FLOOR_KEY = f"""
-COALESCE((SELECT created_at FROM {FLOOR} WHERE owner_id = %(owner)s), '-infinity'),
-COALESCE((SELECT post_id FROM {FLOOR} WHERE owner_id = %(owner)s), 0)"""  # noqa: S608
-
-
-def _past_stored(post_after: str) -> str:
-    """The page's continuation past the stored entries: each followee's newest %(n)s
-    posts before the cursor, only when the owner has a floor and fewer than %(n)s entries
-    are left above it (above the floor, entries and VIPs' posts are the whole feed, so
-    the UNION with them leaves no gap and no duplicate)."""
-    return f"""UNION
-    (SELECT fp.id, fp.created_at FROM {FOLLOW} f
-      CROSS JOIN LATERAL (
-          SELECT p.id, p.created_at FROM {POST} p
-          WHERE p.author_id = f.followee_id {post_after}
-          ORDER BY p.created_at DESC, p.id DESC LIMIT %(n)s
-      ) fp
-      WHERE f.follower_id = %(owner)s
-        AND (SELECT count(*) FROM stored) < %(n)s
-        AND EXISTS (SELECT 1 FROM {FLOOR} WHERE owner_id = %(owner)s))"""  # noqa: S608
 
 
 def naive_page(*, after: bool) -> str:

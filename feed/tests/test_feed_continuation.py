@@ -145,8 +145,8 @@ def test_a_first_page_from_the_head_has_a_cursor_when_more_posts_follow(
     assert read_all(as_user, limit=size) == [p.id for p in posts]
 
 
-def test_a_page_past_the_stored_entries_is_one_query_however_many_followees(
-    as_user, user, settings, page_queries
+def test_a_page_past_the_stored_entries_costs_the_same_however_many_followees(
+    as_user, user, settings, page_queries, count_queries
 ):
     pals = [UserFactory() for _ in range(3)]
     follow_all(as_user, pals)
@@ -164,3 +164,6 @@ def test_a_page_past_the_stored_entries_is_one_query_however_many_followees(
 
     assert len(response.json()["results"]) == 10
     assert small == large
+    as_user.get(url)  # caches the new posts' authors' summaries
+    cached, _ = count_queries(lambda: as_user.get(url))
+    assert cached == 2  # the page query, which finds the floor, then the one pulling
