@@ -166,9 +166,11 @@ WHERE f.followee_id = %(author)s AND (SELECT count(*) FROM recent) = %(per_autho
 # oldest taken of each followee that had %(per_author)s taken, and the cap's cut.
 REBUILD = f"""
 WITH recent AS MATERIALIZED (
-    SELECT p.id, p.author_id, p.created_at, count(*) OVER (PARTITION BY p.author_id) AS taken
-    FROM {FOLLOW} f
-    CROSS JOIN LATERAL ({_recent_of_author("f.followee_id")}) p
+    SELECT p.id, p.author_id, p.created_at, p.nth FROM {FOLLOW} f
+    CROSS JOIN LATERAL (
+        SELECT r.*, row_number() OVER (ORDER BY r.created_at DESC, r.id DESC) AS nth
+        FROM ({_recent_of_author("f.followee_id")}) r
+    ) p
     WHERE f.follower_id = %(owner)s
       AND NOT EXISTS (SELECT 1 FROM {VIP} v WHERE v.user_id = f.followee_id)
 ), kept AS MATERIALIZED (
@@ -179,8 +181,7 @@ WITH recent AS MATERIALIZED (
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), cuts AS (
-    (SELECT DISTINCT ON (author_id) created_at, id FROM recent WHERE taken = %(per_author)s
-     ORDER BY author_id, created_at, id)
+    (SELECT created_at, id FROM recent WHERE nth = %(per_author)s)
     UNION ALL
     (SELECT created_at, id FROM kept WHERE (SELECT count(*) FROM recent) > %(cap)s
      ORDER BY created_at, id LIMIT 1)

@@ -86,13 +86,14 @@ def test_vip_posts_and_hidden_or_deleted_ones_past_the_stored_entries(as_user, u
 
 def test_a_rebuilt_feed_continues_past_what_the_rebuild_wrote(client_for, settings):
     settings.FEED_BACKFILL_POSTS = 10
+    settings.FEED_MAX_ENTRIES = 25
     pals = [UserFactory() for _ in range(3)]
     sleeper = UserFactory()
     follow_all(client_for(sleeper), pals)  # no posts yet: nothing backfilled
     posts = history(pals, 60, every=[1, 2, 5])
     FeedEntry.objects.filter(owner=sleeper).delete()
 
-    assert services.rebuild_feed(sleeper.pk) == 30
+    assert services.rebuild_feed(sleeper.pk) == 25  # 10 of each pal's, then the cap
     assert read_all(client_for(sleeper), limit=3) == [p.id for p in posts]
 
 
