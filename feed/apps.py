@@ -5,4 +5,8 @@ class FeedConfig(AppConfig):
     name = "feed"
 
     def ready(self) -> None:
-        from feed import metrics  # noqa: F401  registers the outbox backlog gauge
+        from feed import metrics, selectors
+
+        metrics.register_outbox_gauges(
+            backlog=selectors.outbox_backlog, oldest_age=selectors.outbox_oldest_age
+        )

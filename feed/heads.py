@@ -2,14 +2,15 @@
 
 `feed:head:<owner>` holds the newest FEED_HEAD_SIZE visible post ids of the owner's feed
 with their times (`id:micros`, or `id:micros:reposter` for a followee's repost), so a
-first page needs no SQL. It is cached only for an owner whose
-feed is all pushed entries (no VIP followed: VIP posts are merged at read time, and no
-dormant feed). Whatever changes an owner's entries drops the head after its commit:
-fan-out (`invalidate`, per chunk of followers), follow and unfollow, a rebuild, a VIP
-promotion. The next read rebuilds it from PostgreSQL under a lease: the reader marks the
-empty key with a token before its query and stores the head only if the token is still
-there, so a head read before a change can never be stored after that change dropped it.
-Posts hidden or deleted since are left out when the page is rendered.
+first page needs no SQL, and whether that is the whole feed. It is cached only for an
+owner whose feed is pushed entries (no VIP followed: VIP posts are merged at read time,
+and no dormant feed), continued past them, when they are few, by the followees' own posts
+(feed.sql.feed_page). Whatever changes an owner's entries drops the head after its
+commit: fan-out (`invalidate`, per chunk of followers), follow and unfollow, a rebuild, a
+VIP promotion. The next read rebuilds it from PostgreSQL under a lease: the reader marks
+the empty key with a token before its query and stores the head only if the token is
+still there, so a head read before a change can never be stored after that change
+dropped it. Posts hidden or deleted since are left out when the page is rendered.
 """
 
 import contextlib

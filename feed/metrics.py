@@ -1,4 +1,10 @@
-"""Feed metrics. Fan-out lag is observed in workers (multiprocess-aware via /metrics)."""
+"""Feed metrics. Fan-out lag is observed in workers (multiprocess-aware via /metrics).
+
+The outbox gauges read feed.selectors on each scrape; feed.apps registers them, so that
+this module, which the services import, imports nothing of the feed itself.
+"""
+
+from collections.abc import Callable
 
 from prometheus_client import Counter, Histogram
 
@@ -15,18 +21,11 @@ FEED_DEGRADED = Counter(
 )
 
 
-@scrape_gauge("puppies_feed_outbox_backlog", "Outbox events not yet processed.")
-def _outbox_backlog() -> float:
-    from feed.services import outbox_backlog
-
-    return outbox_backlog()
-
-
-@scrape_gauge(
-    "puppies_feed_outbox_oldest_age_seconds",
-    "Age of the oldest unprocessed outbox event (0 when none): fan-out that has not started.",
-)
-def _outbox_oldest_age() -> float:
-    from feed.services import outbox_oldest_age
-
-    return outbox_oldest_age()
+def register_outbox_gauges(
+    *, backlog: Callable[[], float], oldest_age: Callable[[], float]
+) -> None:
+    scrape_gauge("puppies_feed_outbox_backlog", "Outbox events not yet processed.")(backlog)
+    scrape_gauge(
+        "puppies_feed_outbox_oldest_age_seconds",
+        "Age of the oldest unprocessed outbox event (0 when none): fan-out that has not started.",
+    )(oldest_age)

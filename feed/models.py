@@ -137,3 +137,23 @@ class DormantFeed(models.Model):
 
     def __str__(self) -> str:
         return f"dormant feed of {self.owner_id}"
+
+
+class FeedFloor(models.Model):
+    """Where an owner's stored entries stop being the whole feed: below (and at) this
+    key, (created_at, post id), entries may be missing, so reads past it continue from
+    the followees' own posts (feed.sql.feed_page).
+
+    Only ever raised, by what leaves older posts out of a feed: the cap's trim, a
+    follow's backfill of a followee's newest posts, a rebuild, a VIP's demotion. No row:
+    the stored entries (and the VIPs' pulled posts) are the whole feed.
+    """
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    post_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"feed floor of {self.owner_id}"

@@ -1,16 +1,15 @@
 """Reads of home feeds."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from feed import heads, sql
-from posts.selectors import visible_posts
-from posts.serializers import FeedPostSerializer
+from feed import heads, services, sql
+from feed.models import OutboxEvent
 from users.models import User
 
 FeedKey = tuple[datetime, int]
@@ -37,8 +36,10 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
     The first page of an active owner who follows no VIP comes from the cached head
     (feed.heads) with its posts, in one Redis call and without SQL; otherwise one query,
     whatever the number of VIPs followed (two for a dormant feed, which is pulled from
-    every followee until the rebuild it asks for is done). Posts hidden or deleted since
-    the head was cached are left out when the page is rendered.
+    every followee until the rebuild it asks for is done, and for a page that goes past
+    the entries stored for the owner, the cap's or a backfill's, which continues from
+    the followees' own posts). Posts hidden or deleted since the head was cached are
+    left out when the page is rendered.
     """
     lease = None
     if after is None and limit <= settings.FEED_HEAD_SIZE:
@@ -53,16 +54,19 @@ def feed_page(owner: User, *, after: FeedKey | None, limit: int) -> FeedPage:
 def stored_page(
     owner_id: int, *, after: FeedKey | None, limit: int, lease: bytes | None = None
 ) -> FeedPage:
-    """The page from PostgreSQL: one query (two for a dormant feed); with a head lease,
-    the head is read along and cached unless the owner follows a VIP or is dormant."""
+    """The page from PostgreSQL: one query (two for a dormant feed, or a page that goes
+    past the entries stored for the owner); with a head lease, the head is read along
+    and cached unless the owner follows a VIP or is dormant."""
     window = (settings.FEED_HEAD_SIZE if lease else limit) + 1 + _SLACK
-    candidates, flags = _candidates(owner_id, after=after, window=window, pull_all=False)
-    if "dormant" in flags:
-        candidates, _ = _candidates(owner_id, after=after, window=window, pull_all=True)
-    if lease and not flags:
+    candidates, flags, floor = _candidates(owner_id, after=after, window=window, pull_all=False)
+    if "dormant" in flags or _reaches(candidates, window, floor):
+        candidates, _, _ = _candidates(owner_id, after=after, window=window, pull_all=True)
+    if lease and not flags & {"dormant", "vips"}:
         visible = [(pid, at, by) for pid, at, by, seen in candidates if seen]
-        visible = visible[: settings.FEED_HEAD_SIZE]
-        heads.store(owner_id, lease, visible, complete=len(candidates) < window)
+        # Complete only if it holds the whole feed: every candidate there was, none cut
+        # off by the head's size (else its last page would end the feed early).
+        complete = len(candidates) < window and len(visible) <= settings.FEED_HEAD_SIZE
+        heads.store(owner_id, lease, visible[: settings.FEED_HEAD_SIZE], complete=complete)
     page = _page_of(candidates, limit, window)
     page.dormant = "dormant" in flags
     return page
@@ -73,7 +77,21 @@ def _key(entries: list[tuple[int, datetime]]) -> FeedKey:
     return at, post_id
 
 
+def _reaches(candidates: list, window: int, floor: FeedKey | None) -> bool:
+    """Whether the page goes down to the owner's floor (feed.models.FeedFloor), where the
+    stored entries may miss posts: then it continues from the followees' own posts.
+    Above the floor, the entries and the VIPs' posts are the whole feed."""
+    if floor is None:
+        return False
+    if len(candidates) < window:
+        return True
+    post_id, at, *_ = candidates[-1]
+    return (at, post_id) <= floor
+
+
 def _candidates(owner_id: int, *, after: FeedKey | None, window: int, pull_all: bool):
+    """The page's candidates (post id, created_at, reposter, visible), newest first; the flags
+    feed.sql.feed_page raised; and the owner's floor, if any."""
     params: dict = {"owner": owner_id, "n": window}
     if after is not None:
         params["at"], params["id"] = after
@@ -85,7 +103,9 @@ def _candidates(owner_id: int, *, after: FeedKey | None, window: int, pull_all: 
         key=lambda row: (row[1], row[0]),
         reverse=True,
     )
-    return candidates, {flag for *_, flag in rows if flag is not None}
+    flags = {flag for *_, flag in rows if flag is not None}
+    floor = next(((at, pid) for pid, at, _, _, flag in rows if flag == "floor"), None)
+    return candidates, flags, floor
 
 
 def _page_of(candidates: list, limit: int, window: int) -> FeedPage:
@@ -112,42 +132,32 @@ def _page_of(candidates: list, limit: int, window: int) -> FeedPage:
 
 # --- the degraded page ---------------------------------------------------------------
 
-_POPULAR_KEY = "feed:popular"
-_POPULAR_WINDOW_DAYS = 2
-_last_popular: list[dict] = []
-
-
-def refresh_popular_posts() -> list[dict]:
-    """Compute and cache the fallback page: the most liked recent posts (no viewer state)."""
-    global _last_popular
-    limit = settings.PAGE_DEFAULT_LIMIT
-    since = timezone.now() - timedelta(days=_POPULAR_WINDOW_DAYS)
-    posts = list(
-        visible_posts()
-        .filter(created_at__gte=since)
-        .order_by("-like_count", "-created_at", "-id")[:limit]
-    )
-    if len(posts) < limit:
-        seen = [post.pk for post in posts]
-        posts += list(
-            visible_posts()
-            .exclude(pk__in=seen)
-            .order_by("-created_at", "-id")[: limit - len(posts)]
-        )
-    data = [dict(item) for item in FeedPostSerializer(posts, many=True).data]
-    # Kept long past its refresh interval: a stale page beats none when PostgreSQL is down.
-    cache.set(_POPULAR_KEY, data, timeout=settings.FEED_POPULAR_CACHE_S * 60)
-    _last_popular = data
-    return data
-
 
 def popular_posts() -> list[dict]:
-    """The cached fallback page; computed if missing; the last one this process saw
-    if that fails too (never raises)."""
-    data = cache.get(_POPULAR_KEY)
+    """The cached fallback page (feed.services.refresh_popular_posts); computed if
+    missing; the last one this process computed if that fails too (never raises)."""
+    data = cache.get(services.POPULAR_POSTS_KEY)
     if data is not None:
         return data
     try:
-        return refresh_popular_posts()
+        return services.refresh_popular_posts()
     except Exception:
-        return _last_popular
+        return services.last_popular_posts
+
+
+# --- the outbox, for monitoring --------------------------------------------------------
+
+
+def outbox_backlog() -> int:
+    return OutboxEvent.objects.filter(processed_at__isnull=True).count()
+
+
+def outbox_oldest_age() -> float:
+    """Seconds since the oldest unprocessed event was written (0 when none is)."""
+    oldest = (
+        OutboxEvent.objects.filter(processed_at__isnull=True)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return (timezone.now() - oldest).total_seconds() if oldest else 0.0

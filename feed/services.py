@@ -1,4 +1,5 @@
-"""Writes to home feeds: the outbox, fan-out, backfill, trimming.
+"""Writes to home feeds: the outbox, fan-out, backfill, trimming, and the cached
+popular-posts page that stands in for a feed that cannot be served.
 
 Other apps call only the five hooks at the top, inside the transaction of the change
 they announce. A post's fan-out is an OutboxEvent written in that transaction, which
@@ -25,6 +26,8 @@ from feed import heads, sql
 from feed.metrics import FANOUT_LAG, FANOUT_ROWS
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from posts.models import Post
+from posts.selectors import visible_posts
+from posts.serializers import FeedPostSerializer
 from puppies import redis as puppies_redis
 from puppies import tracing
 from users.models import Follow, User
@@ -175,21 +178,6 @@ def purge_outbox(keep: timedelta = timedelta(days=1)) -> int:
         processed_at__isnull=False, created_at__lt=timezone.now() - keep
     ).delete()
     return deleted
-
-
-def outbox_backlog() -> int:
-    return OutboxEvent.objects.filter(processed_at__isnull=True).count()
-
-
-def outbox_oldest_age() -> float:
-    """Seconds since the oldest unprocessed event was written (0 when none is)."""
-    oldest = (
-        OutboxEvent.objects.filter(processed_at__isnull=True)
-        .order_by("created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    return (timezone.now() - oldest).total_seconds() if oldest else 0.0
 
 
 def process_event(event_id: int) -> None:
@@ -464,6 +452,13 @@ def demote_vip(author_id: int) -> bool:
         recent = Post.objects.visible().filter(author_id=author_id).order_by("-created_at", "-id")
         for post in recent[: settings.FEED_BACKFILL_POSTS]:
             _emit([post.pk], OutboxEvent.Kind.POST_PUBLISHED)
+        # Its older posts, pulled until now, are pushed to no one: past the recent ones,
+        # its followers' feeds continue from the followees' posts.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.DEMOTED_AUTHOR_FLOORS,
+                {"author": author_id, "per_author": settings.FEED_BACKFILL_POSTS},
+            )
     return True
 
 
@@ -532,7 +527,7 @@ def rebuild_feed(owner_id: int) -> int:
                 "cap": settings.FEED_MAX_ENTRIES,
             },
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
 
 
 _TRIM_CURSOR_KEY = "feed:trim:after"
@@ -560,3 +555,35 @@ def trim_feeds(max_seconds: float = 20.0) -> int:
                 break
     cache.set(_TRIM_CURSOR_KEY, after, timeout=None)
     return removed
+
+
+# --- the degraded page ---------------------------------------------------------------
+
+POPULAR_POSTS_KEY = "feed:popular"
+_POPULAR_WINDOW_DAYS = 2
+# The last page this process computed: served when neither Redis nor PostgreSQL can give one.
+last_popular_posts: list[dict] = []
+
+
+def refresh_popular_posts() -> list[dict]:
+    """Compute and cache the fallback page: the most liked recent posts (no viewer state)."""
+    global last_popular_posts
+    limit = settings.PAGE_DEFAULT_LIMIT
+    since = timezone.now() - timedelta(days=_POPULAR_WINDOW_DAYS)
+    posts = list(
+        visible_posts()
+        .filter(created_at__gte=since)
+        .order_by("-like_count", "-created_at", "-id")[:limit]
+    )
+    if len(posts) < limit:
+        seen = [post.pk for post in posts]
+        posts += list(
+            visible_posts()
+            .exclude(pk__in=seen)
+            .order_by("-created_at", "-id")[: limit - len(posts)]
+        )
+    data = [dict(item) for item in FeedPostSerializer(posts, many=True).data]
+    # Kept long past its refresh interval: a stale page beats none when PostgreSQL is down.
+    cache.set(POPULAR_POSTS_KEY, data, timeout=settings.FEED_POPULAR_CACHE_S * 60)
+    last_popular_posts = data
+    return data

@@ -1,6 +1,6 @@
 """The set-based SQL of the feed, in one place (table names from the models)."""
 
-from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
+from feed.models import DormantFeed, FeedEntry, FeedFloor, OutboxEvent, VipAuthor
 from interactions.models import Repost
 from posts.models import VISIBLE_SQL, Post
 from users import sql as users_sql
@@ -9,6 +9,7 @@ from users.models import Follow, User
 ENTRY = FeedEntry._meta.db_table
 VIP = VipAuthor._meta.db_table
 DORMANT = DormantFeed._meta.db_table
+FLOOR = FeedFloor._meta.db_table
 POST = Post._meta.db_table
 FOLLOW = Follow._meta.db_table
 USER = User._meta.db_table
@@ -139,35 +140,90 @@ WHERE post_id = %(post)s AND reposted_by_id = %(reposter)s
 RETURNING owner_id
 """  # noqa: S608
 
-# Recent posts of one followee into one feed (follow).
-BACKFILL_AUTHOR = f"""
-INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
-SELECT %(owner)s, p.id, p.author_id, p.created_at FROM {POST} p
-WHERE p.author_id = %(author)s AND {VISIBLE}
+
+def raise_floors(source: str) -> str:
+    """Raise owners' floors (feed.models.FeedFloor) to the keys `source` selects
+    (owner_id, created_at, post_id; one row per owner); a floor never comes down."""
+    return f"""
+INSERT INTO {FLOOR} AS fl (owner_id, created_at, post_id) {source}
+ON CONFLICT (owner_id) DO UPDATE SET created_at = EXCLUDED.created_at, post_id = EXCLUDED.post_id
+WHERE (fl.created_at, fl.post_id) < (EXCLUDED.created_at, EXCLUDED.post_id)
+"""
+
+
+def _recent_of_author(author: str) -> str:
+    """A followee's newest %(per_author)s posts, which backfill, rebuild and demotion
+    write into feeds. When it has that many, its older ones are left out: the oldest
+    written is where a feed's floor goes up to (conservatively: it may have no more)."""
+    return f"""
+SELECT p.id, p.author_id, p.created_at FROM {POST} p
+WHERE p.author_id = {author} AND {VISIBLE}
 ORDER BY p.created_at DESC, p.id DESC LIMIT %(per_author)s
-ON CONFLICT DO NOTHING
 """  # noqa: S608
 
+
+# Recent posts of one followee into one feed (follow), and the floor raised past them.
+BACKFILL_AUTHOR = f"""
+WITH recent AS MATERIALIZED ({_recent_of_author("%(author)s")}), written AS (
+    INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+    SELECT %(owner)s, id, author_id, created_at FROM recent
+    ON CONFLICT DO NOTHING
+)
+{
+    raise_floors(
+        "SELECT %(owner)s, created_at, id FROM recent"
+        " WHERE (SELECT count(*) FROM recent) = %(per_author)s"
+        " ORDER BY created_at, id LIMIT 1"
+    )
+}"""  # noqa: S608
+
+# A demoted VIP's followers get its recent posts pushed (feed.services.demote_vip), no
+# older ones: their floors go up to the oldest pushed.
+DEMOTED_AUTHOR_FLOORS = f"""
+WITH recent AS MATERIALIZED ({_recent_of_author("%(author)s")})
+{
+    raise_floors(f'''
+SELECT f.follower_id, c.created_at, c.id FROM {FOLLOW} f
+CROSS JOIN (SELECT created_at, id FROM recent ORDER BY created_at, id LIMIT 1) c
+WHERE f.followee_id = %(author)s AND (SELECT count(*) FROM recent) = %(per_author)s''')
+}"""  # noqa: S608
+
 # A whole feed from the recent posts of every pushed followee (first read, or back
-# from inactivity); VIP followees are merged at read time anyway.
+# from inactivity), at most %(cap)s of them; VIP followees are merged at read time
+# anyway. The floor goes up to the highest point below which posts were left out: the
+# oldest taken of each followee that had %(per_author)s taken, and the cap's cut.
 REBUILD = f"""
-INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
-SELECT %(owner)s, r.id, r.author_id, r.created_at FROM (
-    SELECT p.id, p.author_id, p.created_at FROM {FOLLOW} f
+WITH recent AS MATERIALIZED (
+    SELECT p.id, p.author_id, p.created_at, p.nth FROM {FOLLOW} f
     CROSS JOIN LATERAL (
-        SELECT p.id, p.author_id, p.created_at FROM {POST} p
-        WHERE p.author_id = f.followee_id AND {VISIBLE}
-        ORDER BY p.created_at DESC, p.id DESC LIMIT %(per_author)s
+        SELECT r.*, row_number() OVER (ORDER BY r.created_at DESC, r.id DESC) AS nth
+        FROM ({_recent_of_author("f.followee_id")}) r
     ) p
     WHERE f.follower_id = %(owner)s
       AND NOT EXISTS (SELECT 1 FROM {VIP} v WHERE v.user_id = f.followee_id)
-    ORDER BY p.created_at DESC, p.id DESC LIMIT %(cap)s
-) r
-ON CONFLICT DO NOTHING
+), kept AS MATERIALIZED (
+    SELECT id, author_id, created_at FROM recent ORDER BY created_at DESC, id DESC LIMIT %(cap)s
+), written AS (
+    INSERT INTO {ENTRY} (owner_id, post_id, author_id, created_at)
+    SELECT %(owner)s, id, author_id, created_at FROM kept
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), cuts AS (
+    (SELECT created_at, id FROM recent WHERE nth = %(per_author)s)
+    UNION ALL
+    (SELECT created_at, id FROM kept WHERE (SELECT count(*) FROM recent) > %(cap)s
+     ORDER BY created_at, id LIMIT 1)
+), floor AS ({
+    raise_floors(
+        "SELECT %(owner)s, created_at, id FROM cuts ORDER BY created_at DESC, id DESC LIMIT 1"
+    )
+})
+SELECT count(*) FROM written
 """  # noqa: S608
 
-# Trim a batch of owners (keyset by owner id) to their newest `cap` entries. The
-# boundary lookup is an index-only scan of feed_owner_created.
+# Trim a batch of owners (keyset by owner id) to their newest `cap` entries, raising
+# their floors to the newest entry deleted. The boundary lookup is an index-only scan
+# of feed_owner_created.
 TRIM_BATCH = f"""
 WITH owners AS (
     SELECT id FROM {USER} WHERE id > %(after)s ORDER BY id LIMIT %(batch)s
@@ -181,7 +237,7 @@ WITH owners AS (
     DELETE FROM {ENTRY} e USING cut
     WHERE e.owner_id = cut.owner_id AND (e.created_at, e.post_id) <= (cut.created_at, cut.post_id)
     RETURNING 1
-)
+), floor AS ({raise_floors("SELECT owner_id, created_at, post_id FROM cut")})
 SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
 """  # noqa: S608
 
@@ -189,10 +245,11 @@ SELECT (SELECT max(id) FROM owners), (SELECT count(*) FROM gone)
 def feed_page(*, after: bool, pull_all: bool = False) -> str:
     """Candidates for a merged home-feed page: pushed entries (with the reposter that put
     each there, if any) UNION each followed VIP's newest posts and newest reposts (with
-    `pull_all`, every followee's: a dormant feed being rebuilt), each post once (its
-    newest occurrence), then whether each candidate is visible (a repost's also needs the
-    repost still there); then a row (NULL, NULL, NULL, NULL, flag) for each of 'dormant'
-    (the owner's feed is dormant) and 'vips' (the owner follows a VIP).
+    `pull_all`, every followee's: a dormant feed being rebuilt, or a page past the stored
+    entries), each post once (its newest occurrence), then whether each candidate is
+    visible (a repost's also needs the repost still there); then a row (NULL, NULL, NULL,
+    NULL, flag) for each of 'dormant' (the owner's feed is dormant) and 'vips' (the owner
+    follows a VIP).
 
     Every branch is an index-only keyset scan bounded by %(n)s (feed_owner_created;
     posts' post_author_created; repost_user_list), so the cost depends on the page size
@@ -200,9 +257,14 @@ def feed_page(*, after: bool, pull_all: bool = False) -> str:
     candidates touch the posts heap, for visibility. DISTINCT ON drops a post present
     twice (pushed before its author became a VIP; reposted by several VIPs): a page
     shows each post once. Each branch is distinct in itself and limited to %(n)s, so
-    fewer than %(n)s candidates still means every branch was exhausted.
-    Authors blocked either way or muted by the owner are left out, as posters and as
-    reposters (HIDDEN_AUTHORS, read once; the pushed scan then reads author_id from the heap).
+    fewer than %(n)s candidates still means every branch was exhausted. Authors blocked
+    either way or muted by the owner are left out, as posters and as reposters
+    (HIDDEN_AUTHORS, read once; the pushed scan then reads author_id from the heap).
+
+    Last, a row (post id, created_at, NULL, NULL, 'floor') with the owner's floor, if any
+    (feed.models.FeedFloor): at and below it the entries may miss posts, so a page that
+    reaches it is read again `pull_all`, continuing from every followee's own posts and
+    reposts (feed.selectors.stored_page).
     """
     entry_after = "AND (e.created_at, e.post_id) < (%(at)s, %(id)s)" if after else ""
     post_after = "AND (p.created_at, p.id) < (%(at)s, %(id)s)" if after else ""
@@ -253,6 +315,8 @@ UNION ALL
 SELECT NULL, NULL, NULL, NULL, 'vips' WHERE EXISTS (
     SELECT 1 FROM {FOLLOW} f JOIN {VIP} v ON v.user_id = f.followee_id
     WHERE f.follower_id = %(owner)s)
+UNION ALL
+SELECT fl.post_id, fl.created_at, NULL, NULL, 'floor' FROM {FLOOR} fl WHERE fl.owner_id = %(owner)s
 """  # noqa: S608
 
 

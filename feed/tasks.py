@@ -45,6 +45,4 @@ def refresh_vips() -> None:
 
 @shared_task(ignore_result=True)
 def refresh_popular_posts() -> None:
-    from feed import selectors
-
-    selectors.refresh_popular_posts()
+    services.refresh_popular_posts()

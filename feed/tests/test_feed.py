@@ -370,7 +370,7 @@ def test_metrics_expose_backlog_and_fan_out_lag(monitor, drain_outbox):
 
 def test_popular_page_is_served_from_cache(db):
     post = PostFactory()
-    selectors.refresh_popular_posts()
+    services.refresh_popular_posts()
     Post.objects.filter(pk=post.pk).delete()
 
     assert [p["id"] for p in selectors.popular_posts()] == [post.id]
