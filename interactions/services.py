@@ -24,7 +24,7 @@ from posts.rendering import invalidate_posts, post_changed
 from puppies import ratelimit
 from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
-from users import revocations
+from users import moderation, revocations
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -258,11 +258,9 @@ def delete_comment(comment: Comment, *, actor: User) -> None:
     """Soft delete by the comment's author or the post's author. A moderator hides it
     instead (set_comment_hidden: a reason, rank, an audit row, undoable)."""
     if actor.pk not in (comment.author_id, comment.post.author_id):
-        from users import services as users  # users.services imports this module
-
         if actor.is_moderator:
             raise PermissionDenied(
-                users.HIDE_INSTEAD.format(what="comments", path="/admin/interactions/comment/")
+                moderation.HIDE_INSTEAD.format(what="comments", path="/admin/interactions/comment/")
             )
         raise PermissionDenied("Only the comment's author or the post's author can.")
     # Conditional UPDATE: a second, concurrent delete changes nothing and counts nothing.
@@ -321,10 +319,8 @@ def settle_reports(post: Post, *, resolved: bool) -> int:
 @transaction.atomic
 def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: str) -> bool:
     """A moderator hides or unhides a comment; comment_count counts only live comments."""
-    from users import services as users  # users.services imports this module
-
-    users.require_moderator(actor, reason)
-    users.require_outranks(actor, comment.author)
+    moderation.require_moderator(actor, reason)
+    moderation.require_outranks(actor, comment.author)
     live = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True)
     if hidden:
         changed = live.filter(hidden_at__isnull=True).update(hidden_at=timezone.now())
@@ -337,19 +333,17 @@ def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: s
         )
         post_changed(comment.post)
         action = "hide_comment" if hidden else "unhide_comment"
-        users.record_action(actor, action, comment, reason)
+        moderation.record_action(actor, action, comment, reason)
     return bool(changed)
 
 
 @transaction.atomic
 def dismiss_reports(post: Post, *, actor: User, reason: str) -> int:
     """A moderator found nothing wrong with a reported post: close its open reports."""
-    from users import services as users
-
-    users.require_moderator(actor, reason)
+    moderation.require_moderator(actor, reason)
     dismissed = settle_reports(post, resolved=False)
     if dismissed:
-        users.record_action(actor, "dismiss_report", post, reason)
+        moderation.record_action(actor, "dismiss_report", post, reason)
     return dismissed
 
 

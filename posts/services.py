@@ -19,7 +19,7 @@ from posts.models import Pin, Post, PostHashtag, PostVersion
 from puppies import tracing
 from puppies.db import next_ids
 from puppies.errors import Conflict
-from users import services as users
+from users import moderation
 from users.models import AuditLog, User
 
 
@@ -182,7 +182,7 @@ def delete_post(post: Post, *, actor: User) -> None:
     if post.author_id != actor.pk:
         if actor.is_moderator:
             raise PermissionDenied(
-                users.HIDE_INSTEAD.format(what="posts", path="/admin/posts/post/")
+                moderation.HIDE_INSTEAD.format(what="posts", path="/admin/posts/post/")
             )
         raise PermissionDenied("Only the author can delete a post.")
     # Row lock: a concurrent delete or hide sees this one's outcome, so counts move once.
@@ -201,8 +201,8 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
 
     Settles the post's open reports. True if this hid it (a second hide changes nothing).
     """
-    users.require_moderator(actor, reason)
-    users.require_outranks(actor, post.author)
+    moderation.require_moderator(actor, reason)
+    moderation.require_outranks(actor, post.author)
     hidden = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=True, deleted_at__isnull=True
     ).update(hidden_at=timezone.now())
@@ -210,7 +210,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
         post.hidden_at = timezone.now()
         _left_others_view(post, counted=post.status == Post.Status.PUBLISHED)
         interactions.settle_reports(post, resolved=True)
-        users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
+        moderation.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
     return bool(hidden)
 
 
@@ -228,8 +228,8 @@ def _left_others_view(post: Post, *, counted: bool) -> None:
 
 @transaction.atomic
 def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
-    users.require_moderator(actor, reason)
-    users.require_outranks(actor, post.author)
+    moderation.require_moderator(actor, reason)
+    moderation.require_outranks(actor, post.author)
     shown = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=False, deleted_at__isnull=True
     ).update(hidden_at=None)
@@ -240,7 +240,7 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
             _count_authors_post(post, +1)
         feed.restore_post(post)
         media_files.visibility_changed(post)
-        users.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
+        moderation.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
     return bool(shown)
 
 

@@ -2,8 +2,9 @@
 
 import hashlib
 
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 
 from users.models import Follow, User
 
@@ -71,3 +72,13 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:  # lone surrogates: neither PostgreSQL nor Redis takes them
         return False
     return True
+
+
+def user_matching(term: str) -> Q:
+    """An indexed match on a user: id, lower(email) or lower(username), "@name" allowed."""
+    term = term.strip().removeprefix("@")
+    if term.isdigit():
+        return Q(pk=int(term))
+    if "@" in term:
+        return Q(Exact(Lower("email"), term.lower()))
+    return Q(Exact(Lower("username"), term.lower()))
