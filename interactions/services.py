@@ -25,7 +25,7 @@ from puppies import ratelimit
 from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
 from users import moderation, revocations
-from users.models import User
+from users.models import AuditLog, User
 
 logger = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: s
             comment_count=F("comment_count") + delta
         )
         post_changed(comment.post)
-        action = "hide_comment" if hidden else "unhide_comment"
+        action = AuditLog.Action.HIDE_COMMENT if hidden else AuditLog.Action.UNHIDE_COMMENT
         moderation.record_action(actor, action, comment, reason)
     return bool(changed)
 
@@ -343,7 +343,7 @@ def dismiss_reports(post: Post, *, actor: User, reason: str) -> int:
     moderation.require_moderator(actor, reason)
     dismissed = settle_reports(post, resolved=False)
     if dismissed:
-        moderation.record_action(actor, "dismiss_report", post, reason)
+        moderation.record_action(actor, AuditLog.Action.DISMISS_REPORT, post, reason)
     return dismissed
 
 

@@ -13,7 +13,7 @@ from users import profiles, revocations
 from users.models import AuditLog, User
 
 
-def record_action(actor: User, action: str, target, reason: str) -> AuditLog:
+def record_action(actor: User, action: AuditLog.Action, target, reason: str) -> AuditLog:
     """Write the audit row for a moderation action; call it inside the action's transaction."""
     return AuditLog.objects.create(
         actor=actor,

@@ -183,7 +183,7 @@ def test_admin_lists_run_a_fixed_number_of_queries(
     def make(n):
         if make_rows is None:
             for post in PostFactory.create_batch(n):
-                moderation.record_action(moderator, "hide_post", post, "spam")
+                moderation.record_action(moderator, AuditLog.Action.HIDE_POST, post, "spam")
         else:
             make_rows(n)
 
