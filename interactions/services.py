@@ -21,6 +21,7 @@ from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
 from posts.models import VISIBLE_SQL, Post
 from posts.rendering import invalidate_posts, post_changed
+from posts.selectors import PostNotFound
 from puppies import ratelimit
 from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
@@ -135,7 +136,7 @@ def _insert_comment(post_id: int, author: User, content: str) -> Comment:
         )
         row = cursor.fetchone()
     if row is None:
-        raise NotFound("Post not found.")
+        raise PostNotFound
     comment_id, post_author_id, username, display_name, avatar_url = row
     post_changed(Post(pk=post_id))  # its comment_count
     commenter = User(pk=author.pk, username=username, display_name=display_name)
@@ -400,7 +401,7 @@ def _likeable_post(user: User, post_id: int, *, with_like_row: bool = False) -> 
         post = Post(id=row[0], author_id=row[1], status=row[2], like_count=row[3], hidden_at=row[4])
         post.has_like_row = row[5]
     if post is None or not (post.is_visible or post.author_id == user.pk):
-        raise NotFound("Post not found.")
+        raise PostNotFound
     return post
 
 

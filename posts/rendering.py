@@ -26,10 +26,10 @@ from collections.abc import Iterable, Sequence
 import orjson
 from django.conf import settings
 from django.db import transaction
-from rest_framework.exceptions import NotFound
 
 from interactions.models import Like
 from posts.models import Post
+from posts.selectors import PostNotFound
 from puppies import redis as puppies_redis
 from puppies.serializers import represent
 from users import revocations
@@ -326,7 +326,7 @@ def render_new_post(author: User, post: Post) -> bytes:
     if not read[1]:  # changed already (edited, deleted): as a read renders it now
         rendered = render_post(author, post.pk)
         if rendered is None:
-            raise NotFound("Post not found.")
+            raise PostNotFound
         return rendered
     read[5] = 0  # not liked by its author: it did not exist a moment ago
     return render_posts(author, [post], only_visible=False, read=read)[0]

@@ -9,6 +9,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
 from posts.models import (
     SEARCH_CONFIG,
@@ -33,6 +34,21 @@ def get_post(viewer: User, post_id: int) -> Post | None:
     post = Post.objects.select_related("author").filter(pk=post_id, deleted_at__isnull=True).first()
     if post is None or not (post.is_visible or post.author_id == viewer.pk):
         return None
+    return post
+
+
+class PostNotFound(NotFound):
+    """The one 404 of a post: absent, deleted, or not the caller's to read (hidden, pending
+    media) -- the same answer for each, so a 404 does not tell them apart."""
+
+    default_detail = "Post not found."
+
+
+def get_post_or_404(viewer: User, *, post_id: int) -> Post:
+    """The post as GET /v1/posts/{id} shows it to `viewer`, or PostNotFound."""
+    post = get_post(viewer, post_id)
+    if post is None:
+        raise PostNotFound
     return post
 
 

@@ -1,8 +1,6 @@
-import orjson
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -10,7 +8,7 @@ from rest_framework.views import APIView
 
 from posts import rendering, selectors, services
 from posts.media import services as media_services
-from posts.models import Post
+from posts.responses import post_page, post_response
 from posts.serializers import (
     SEARCH_QUERY_MAX_LENGTH,
     CreatedPostSerializer,
@@ -27,33 +25,10 @@ from posts.serializers import (
     UserSearchQuerySerializer,
 )
 from puppies import idempotency, ratelimit
-from puppies.pagination import rendered_page
 from puppies.serializers import represent
 from users import revocations
 from users import selectors as user_selectors
 from users.serializers import UserSerializer
-
-
-def post_page(view: GenericAPIView, posts) -> HttpResponse:
-    """The paginated answer of a list view: its page of posts, rendered for the caller."""
-    return rendered_page(
-        rendering.render_posts(view.request.user, posts), view.paginator.next_cursor
-    )
-
-
-def post_or_404(request, post_id: int) -> Post:
-    """The post as GET /v1/posts/{id} shows it to the caller, or 404."""
-    post = selectors.get_post(request.user, post_id)
-    if post is None:
-        raise NotFound("Post not found.")
-    return post
-
-
-def post_response(request, post: Post, status_code: int = 200, **extra) -> HttpResponse:
-    body = rendering.render_post(request.user, post)
-    if extra:  # rare (a new post's upload link): merged as data, not spliced
-        body = orjson.dumps({**orjson.loads(body), **extra})
-    return HttpResponse(body, status=status_code, content_type="application/json")
 
 
 class PostCreateView(GenericAPIView):
@@ -96,7 +71,7 @@ class PostDetailView(GenericAPIView):
     token_check_in_redis_call = ("GET",)  # users.revocations: the render script checks it
 
     def get_object(self):
-        return post_or_404(self.request, self.kwargs["post_id"])
+        return selectors.get_post_or_404(self.request.user, post_id=self.kwargs["post_id"])
 
     @extend_schema(tags=["posts"])
     def get(self, request, post_id: int):
@@ -104,7 +79,7 @@ class PostDetailView(GenericAPIView):
         body = rendering.render_post(request.user, post_id)
         revocations.ensure_checked(request.user)  # if no script carried the check
         if body is None:
-            raise NotFound("Post not found.")
+            raise selectors.PostNotFound
         return HttpResponse(body, content_type="application/json")
 
     @extend_schema(request=PostWriteSerializer, tags=["posts"])
@@ -131,7 +106,7 @@ class PostHistoryView(GenericAPIView):
 
     @extend_schema(responses=PostVersionSerializer(many=True), tags=["posts"])
     def get(self, request, post_id: int):
-        post_or_404(request, post_id)
+        selectors.get_post_or_404(request.user, post_id=post_id)
         page = self.paginate_queryset(selectors.post_versions(post_id))
         return self.get_paginated_response(PostVersionSerializer(page, many=True).data)
 
@@ -150,7 +125,9 @@ class PostPinView(GenericAPIView):
         "`pin_limit_reached` with 5 posts pinned already; 409 for a post others cannot see.",
     )
     def post(self, request, post_id: int):
-        pin, created = services.pin_post(post_or_404(request, post_id), actor=request.user)
+        pin, created = services.pin_post(
+            selectors.get_post_or_404(request.user, post_id=post_id), actor=request.user
+        )
         return Response(
             represent(PinSerializer, pin),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -158,7 +135,9 @@ class PostPinView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["posts"])
     def delete(self, request, post_id: int):
-        services.unpin_post(post_or_404(request, post_id), actor=request.user)
+        services.unpin_post(
+            selectors.get_post_or_404(request.user, post_id=post_id), actor=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -167,8 +146,7 @@ class UserPinnedView(APIView):
 
     @extend_schema(responses=PinnedPostsSerializer, tags=["posts"])
     def get(self, request, user_id: int):
-        if user_selectors.get_user(request.user, user_id=user_id) is None:
-            raise NotFound("User not found.")
+        user_selectors.get_user_or_404(request.user, user_id=user_id)
         posts = rendering.render_posts(request.user, selectors.pinned_post_ids(user_id))
         return HttpResponse(
             b'{"results":%s}' % rendering.as_list(posts), content_type="application/json"
@@ -183,8 +161,7 @@ class UserPostsView(GenericAPIView):
 
     @extend_schema(responses=PostSerializer(many=True), tags=["posts"])
     def get(self, request, user_id: int):
-        if user_selectors.get_user(request.user, user_id=user_id) is None:
-            raise NotFound("User not found.")
+        user_selectors.get_user_or_404(request.user, user_id=user_id)
         return post_page(self, self.paginate_queryset(selectors.user_timeline(user_id)))
 
 

@@ -5,6 +5,7 @@ import hashlib
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from rest_framework.exceptions import NotFound
 
 from users.models import Follow, User
 
@@ -25,6 +26,21 @@ def get_user(viewer: User, *, user_id: int | None = None, username: str | None =
     if username is not None:
         return users.filter(username__iexact=username).first()
     return users.filter(pk=user_id).first()
+
+
+class UserNotFound(NotFound):
+    """The one 404 of an account: absent, or suspended (its profile is gone meanwhile)."""
+
+    default_detail = "User not found."
+
+
+def get_user_or_404(viewer: User, *, user_id: int | None = None, username: str | None = None):
+    """The user as GET /v1/users/{id} shows them to `viewer` (with is_following), or
+    UserNotFound."""
+    user = get_user(viewer, user_id=user_id, username=username)
+    if user is None:
+        raise UserNotFound
+    return user
 
 
 def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:

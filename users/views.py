@@ -1,7 +1,7 @@
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
@@ -152,19 +152,10 @@ class UserDetailView(APIView):
         if username is None:  # by id: also answered from its copy while PostgreSQL is down
             body = profiles.render_profile(request.user, user_id)
             if body is None:
-                raise NotFound("User not found.")
+                raise selectors.UserNotFound
             return HttpResponse(body, content_type="application/json")
-        user = selectors.get_user(request.user, username=username)
-        if user is None:
-            raise NotFound("User not found.")
+        user = selectors.get_user_or_404(request.user, username=username)
         return Response(UserSerializer(user).data)
-
-
-def get_user_or_404(request, user_id: int):
-    user = selectors.get_user(request.user, user_id=user_id)
-    if user is None:
-        raise NotFound("User not found.")
-    return user
 
 
 class FollowView(APIView):
@@ -175,8 +166,10 @@ class FollowView(APIView):
     )
     def post(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        created = services.follow(request.user, get_user_or_404(request, user_id))
-        user = get_user_or_404(request, user_id)  # fresh counters and is_following
+        followee = selectors.get_user_or_404(request.user, user_id=user_id)
+        created = services.follow(request.user, followee)
+        # Read again: fresh counters and is_following.
+        user = selectors.get_user_or_404(request.user, user_id=user_id)
         return Response(
             UserSerializer(user).data, status=status.HTTP_201_CREATED if created else 200
         )
@@ -184,7 +177,7 @@ class FollowView(APIView):
     @extend_schema(responses={204: None}, tags=["users"])
     def delete(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        services.unfollow(request.user, get_user_or_404(request, user_id))
+        services.unfollow(request.user, selectors.get_user_or_404(request.user, user_id=user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -200,7 +193,7 @@ class _FollowListView(GenericAPIView):
 
     @extend_schema(responses=UserSerializer(many=True), tags=["users"])
     def get(self, request, user_id: int):
-        get_user_or_404(request, user_id)
+        selectors.get_user_or_404(request.user, user_id=user_id)
         page = self.paginate_queryset(self.follows(user_id))
         users = []
         for follow in page:

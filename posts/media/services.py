@@ -22,6 +22,7 @@ from posts.metrics import (
     MEDIA_UPLOADS_STARTED,
 )
 from posts.models import MediaUpload, Post
+from posts.selectors import PostNotFound
 from puppies.errors import Conflict, PayloadTooLarge, ServiceUnavailable
 from users import services as users_services
 from users.models import User
@@ -142,7 +143,7 @@ def post_upload(author: User, post_id: int) -> MediaUpload:
     if upload is None:
         if Post.objects.filter(pk=post_id, author_id=author.pk, deleted_at__isnull=True).exists():
             raise Conflict("This post was created without media: nothing to complete.", "no_media")
-        raise NotFound("Post not found.")
+        raise PostNotFound
     return upload
 
 

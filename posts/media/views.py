@@ -10,13 +10,14 @@ from rest_framework.views import APIView
 from posts import selectors
 from posts.media import services
 from posts.media.images import FORMATS
+from posts.responses import post_response
 from posts.serializers import (
     AvatarUploadSerializer,
     MediaClaimSerializer,
     PostSerializer,
     UploadReceiptSerializer,
 )
-from posts.views import post_response, upload_block
+from posts.views import upload_block
 from users.serializers import MeSerializer
 
 
