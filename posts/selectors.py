@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -20,7 +20,6 @@ from posts.models import (
     content_search_vector,
     visible_q,
 )
-from users import selectors as users
 from users.models import User
 
 
@@ -73,10 +72,9 @@ def user_timeline(author_id: int) -> QuerySet[Post]:
 
 
 # --- which search shapes the indexes can serve ---------------------------------------
-# A query the GIN indexes cannot narrow down reads every live post or user: refused (400)
+# A query the GIN indexes cannot narrow down reads every live post: refused (400)
 # before it reaches PostgreSQL, so anonymous callers cannot buy full scans.
 SEARCH_WORD_MIN_CHARS = 2  # a post search needs such a word in every alternative
-USER_SEARCH_MIN_CHARS = 3  # a trigram index needs three characters to narrow anything
 _TERM_RE = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
 _WORD_RE = re.compile(r"[^\W_]+")
 
@@ -105,13 +103,6 @@ def post_query_problem(q: str) -> str | None:
     )
 
 
-def user_query_problem(q: str) -> str | None:
-    """Why the trigram indexes cannot serve a user search for `q` (None: they can)."""
-    if len(q.strip()) >= USER_SEARCH_MIN_CHARS:
-        return None
-    return f"Give at least {USER_SEARCH_MIN_CHARS} characters."
-
-
 def search_posts(q: str) -> QuerySet[Post]:
     """Visible posts matching the web-style query `q` ("quoted phrase", -not, or)."""
     # The same expression as the partial GIN index post_content_search, so that index serves it.
@@ -120,13 +111,6 @@ def search_posts(q: str) -> QuerySet[Post]:
         .only(*_PAGE_FIELDS)
         .alias(document=content_search_vector())
         .filter(document=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch"))
-    )
-
-
-def search_users(viewer: User, q: str) -> QuerySet[User]:
-    """Active users whose username or display name contains `q`, any case, with is_following."""
-    return users.users_visible_to(viewer).filter(
-        Q(username__icontains=q) | Q(display_name__icontains=q)
     )
 
 

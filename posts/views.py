@@ -1,5 +1,5 @@
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -10,25 +10,22 @@ from posts import rendering, selectors, services
 from posts.media import services as media_services
 from posts.responses import post_page, post_response
 from posts.serializers import (
-    SEARCH_QUERY_MAX_LENGTH,
     CreatedPostSerializer,
     HashtagSerializer,
     PinnedPostsSerializer,
     PinSerializer,
     PostCreateSerializer,
+    PostSearchQuerySerializer,
     PostSerializer,
     PostVersionSerializer,
     PostWriteSerializer,
-    SearchQuerySerializer,
     TrendingHashtagsSerializer,
     UploadSerializer,
-    UserSearchQuerySerializer,
 )
-from puppies import idempotency, ratelimit
+from puppies import idempotency, ratelimit, search
 from puppies.serializers import represent
 from users import revocations
 from users import selectors as user_selectors
-from users.serializers import UserSerializer
 
 
 class PostCreateView(GenericAPIView):
@@ -165,21 +162,6 @@ class UserPostsView(GenericAPIView):
         return post_page(self, self.paginate_queryset(selectors.user_timeline(user_id)))
 
 
-_Q_PARAMETER = OpenApiParameter(
-    "q",
-    {"type": "string", "minLength": 1, "maxLength": SEARCH_QUERY_MAX_LENGTH},
-    required=True,
-    description=f"What to look for, 1..{SEARCH_QUERY_MAX_LENGTH} characters.",
-)
-
-
-def read_search_query(request, serializer=SearchQuerySerializer) -> str:
-    ratelimit.enforce(request, "search")
-    query = serializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data["q"]
-
-
 class SearchPostsView(GenericAPIView):
     """Full-text search over posts, newest first. Words are matched whole, in any case;
     "a phrase" in quotes, -word to exclude, `or` between alternatives."""
@@ -187,24 +169,12 @@ class SearchPostsView(GenericAPIView):
     serializer_class = PostSerializer
     ordering = ("-created_at", "-id")
 
-    @extend_schema(parameters=[_Q_PARAMETER], responses=PostSerializer(many=True), tags=["search"])
+    @extend_schema(
+        parameters=[search.Q_PARAMETER], responses=PostSerializer(many=True), tags=["search"]
+    )
     def get(self, request):
-        posts = selectors.search_posts(read_search_query(request))
+        posts = selectors.search_posts(search.read_search_query(request, PostSearchQuerySerializer))
         return post_page(self, self.paginate_queryset(posts))
-
-
-class SearchUsersView(GenericAPIView):
-    """Active users whose username or display name contains q (any case), by username."""
-
-    serializer_class = UserSerializer
-    ordering = ("username",)
-
-    @extend_schema(parameters=[_Q_PARAMETER], responses=UserSerializer(many=True), tags=["search"])
-    def get(self, request):
-        q = read_search_query(request, UserSearchQuerySerializer)
-        users = selectors.search_users(request.user, q)
-        page = self.paginate_queryset(users)
-        return self.get_paginated_response(UserSerializer(page, many=True).data)
 
 
 class HashtagPostsView(GenericAPIView):

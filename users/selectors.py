@@ -98,3 +98,21 @@ def user_matching(term: str) -> Q:
     if "@" in term:
         return Q(Exact(Lower("email"), term.lower()))
     return Q(Exact(Lower("username"), term.lower()))
+
+
+# --- search ------------------------------------------------------------------------
+# A query the trigram indexes cannot narrow down reads every active user: refused (400)
+# before it reaches PostgreSQL, so anonymous callers cannot buy full scans.
+USER_SEARCH_MIN_CHARS = 3  # a trigram index needs three characters to narrow anything
+
+
+def user_query_problem(q: str) -> str | None:
+    """Why the trigram indexes cannot serve a user search for `q` (None: they can)."""
+    if len(q.strip()) >= USER_SEARCH_MIN_CHARS:
+        return None
+    return f"Give at least {USER_SEARCH_MIN_CHARS} characters."
+
+
+def search_users(viewer: User, *, q: str) -> QuerySet[User]:
+    """Active users whose username or display name contains `q`, any case, with is_following."""
+    return users_visible_to(viewer).filter(Q(username__icontains=q) | Q(display_name__icontains=q))

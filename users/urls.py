@@ -20,4 +20,5 @@ urlpatterns = [
     path("users/<int:user_id>/follow", views.FollowView.as_view(), name="user-follow"),
     path("users/<int:user_id>/followers", views.FollowersView.as_view(), name="user-followers"),
     path("users/<int:user_id>/following", views.FollowingView.as_view(), name="user-following"),
+    path("search/users", views.SearchUsersView.as_view(), name="search-users"),
 ]

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from puppies import ratelimit
+from puppies import ratelimit, search
 from users import profiles, selectors, services
 from users.models import User
 from users.serializers import (
@@ -22,6 +22,7 @@ from users.serializers import (
     RegisterSerializer,
     RotateSerializer,
     TokenPairSerializer,
+    UserSearchQuerySerializer,
     UserSerializer,
 )
 
@@ -217,3 +218,19 @@ class FollowingView(_FollowListView):
 
     def follows(self, user_id: int):
         return selectors.following_of(self.request.user, user_id)
+
+
+class SearchUsersView(GenericAPIView):
+    """Active users whose username or display name contains q (any case), by username."""
+
+    serializer_class = UserSerializer
+    ordering = ("username",)
+
+    @extend_schema(
+        parameters=[search.Q_PARAMETER], responses=UserSerializer(many=True), tags=["search"]
+    )
+    def get(self, request):
+        q = search.read_search_query(request, UserSearchQuerySerializer)
+        users = selectors.search_users(request.user, q=q)
+        page = self.paginate_queryset(users)
+        return self.get_paginated_response(UserSerializer(page, many=True).data)
