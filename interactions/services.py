@@ -320,8 +320,8 @@ def settle_reports(post: Post, *, resolved: bool) -> int:
 @transaction.atomic
 def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: str) -> bool:
     """A moderator hides or unhides a comment; comment_count counts only live comments."""
-    moderation.require_moderator(actor, reason)
-    moderation.require_outranks(actor, comment.author)
+    moderation.require_moderator(actor, reason=reason)
+    moderation.require_outranks(actor, author=comment.author)
     live = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True)
     if hidden:
         changed = live.filter(hidden_at__isnull=True).update(hidden_at=timezone.now())
@@ -334,17 +334,19 @@ def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: s
         )
         post_changed(comment.post)
         action = AuditLog.Action.HIDE_COMMENT if hidden else AuditLog.Action.UNHIDE_COMMENT
-        moderation.record_action(actor, action, comment, reason)
+        moderation.record_action(actor, action=action, target=comment, reason=reason)
     return bool(changed)
 
 
 @transaction.atomic
 def dismiss_reports(post: Post, *, actor: User, reason: str) -> int:
     """A moderator found nothing wrong with a reported post: close its open reports."""
-    moderation.require_moderator(actor, reason)
+    moderation.require_moderator(actor, reason=reason)
     dismissed = settle_reports(post, resolved=False)
     if dismissed:
-        moderation.record_action(actor, AuditLog.Action.DISMISS_REPORT, post, reason)
+        moderation.record_action(
+            actor, action=AuditLog.Action.DISMISS_REPORT, target=post, reason=reason
+        )
     return dismissed
 
 

@@ -28,7 +28,7 @@ def visible_posts() -> QuerySet[Post]:
     return Post.objects.visible().select_related("author")
 
 
-def get_post(viewer: User, post_id: int) -> Post | None:
+def get_post(viewer: User, *, post_id: int) -> Post | None:
     """A post the viewer may read; its author also sees it while hidden or pending media."""
     post = Post.objects.select_related("author").filter(pk=post_id, deleted_at__isnull=True).first()
     if post is None or not (post.is_visible or post.author_id == viewer.pk):
@@ -45,7 +45,7 @@ class PostNotFound(NotFound):
 
 def get_post_or_404(viewer: User, *, post_id: int) -> Post:
     """The post as GET /v1/posts/{id} shows it to `viewer`, or PostNotFound."""
-    post = get_post(viewer, post_id)
+    post = get_post(viewer, post_id=post_id)
     if post is None:
         raise PostNotFound
     return post

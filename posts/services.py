@@ -111,7 +111,7 @@ def _announce(post: Post, author: User) -> None:
     interactions.notify_mentions(author, post.content, post=post)
 
 
-def publish_media(post_id: int, media: dict) -> Post | None:
+def publish_media(post_id: int, *, media: dict) -> Post | None:
     """A pending post's image passed its check: attach it and publish the post, once.
 
     None if there is nothing to publish (deleted meanwhile, or published by a repeat).
@@ -136,7 +136,7 @@ def publish_media(post_id: int, media: dict) -> Post | None:
 
 
 @transaction.atomic
-def reject_media(post_id: int, error: str) -> None:
+def reject_media(post_id: int, *, error: str) -> None:
     """The image of a pending post was refused: it stays unpublished, and its author sees why."""
     post = (
         Post.objects.select_for_update()
@@ -201,8 +201,8 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
 
     Settles the post's open reports. True if this hid it (a second hide changes nothing).
     """
-    moderation.require_moderator(actor, reason)
-    moderation.require_outranks(actor, post.author)
+    moderation.require_moderator(actor, reason=reason)
+    moderation.require_outranks(actor, author=post.author)
     hidden = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=True, deleted_at__isnull=True
     ).update(hidden_at=timezone.now())
@@ -210,7 +210,9 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
         post.hidden_at = timezone.now()
         _left_others_view(post, counted=post.status == Post.Status.PUBLISHED)
         interactions.settle_reports(post, resolved=True)
-        moderation.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
+        moderation.record_action(
+            actor, action=AuditLog.Action.HIDE_POST, target=post, reason=reason
+        )
     return bool(hidden)
 
 
@@ -228,8 +230,8 @@ def _left_others_view(post: Post, *, counted: bool) -> None:
 
 @transaction.atomic
 def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
-    moderation.require_moderator(actor, reason)
-    moderation.require_outranks(actor, post.author)
+    moderation.require_moderator(actor, reason=reason)
+    moderation.require_outranks(actor, author=post.author)
     shown = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=False, deleted_at__isnull=True
     ).update(hidden_at=None)
@@ -240,7 +242,9 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
             _count_authors_post(post, +1)
         feed.restore_post(post)
         media_files.visibility_changed(post)
-        moderation.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
+        moderation.record_action(
+            actor, action=AuditLog.Action.UNHIDE_POST, target=post, reason=reason
+        )
     return bool(shown)
 
 

@@ -74,7 +74,7 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
     def _set_role(self, request, queryset, role: str) -> None:
         def service(user, *, actor, reason):
             before = user.role
-            return moderation.set_role(user, role, actor=actor, reason=reason).role != before
+            return moderation.set_role(user, role=role, actor=actor, reason=reason).role != before
 
         self.run_moderation(request, queryset, service, f"Made {role}")
 

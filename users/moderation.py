@@ -13,7 +13,7 @@ from users import profiles, revocations
 from users.models import AuditLog, User
 
 
-def record_action(actor: User, action: AuditLog.Action, target, reason: str) -> AuditLog:
+def record_action(actor: User, *, action: AuditLog.Action, target, reason: str) -> AuditLog:
     """Write the audit row for a moderation action; call it inside the action's transaction."""
     return AuditLog.objects.create(
         actor=actor,
@@ -24,14 +24,14 @@ def record_action(actor: User, action: AuditLog.Action, target, reason: str) -> 
     )
 
 
-def require_moderator(actor: User, reason: str) -> None:
+def require_moderator(actor: User, *, reason: str) -> None:
     if not actor.is_active or not actor.is_moderator:
         raise PermissionDenied("Only moderators can do this.")
     if not reason.strip():
         raise ValidationError({"reason": ["Say why: the audit log records it."]})
 
 
-def require_outranks(actor: User, author: User) -> None:
+def require_outranks(actor: User, *, author: User) -> None:
     """Content is moderated only by someone who outranks its author (a moderator does not
     hide an admin's post)."""
     if not _outranks(actor, author):
@@ -67,7 +67,7 @@ def suspend_user(user: User, *, actor: User, reason: str) -> bool:
     (hide_post), and hiding everything would be a mass feed retraction undone on appeal.
     True if this changed anything.
     """
-    require_moderator(actor, reason)
+    require_moderator(actor, reason=reason)
     if not _outranks(actor, user):
         raise PermissionDenied("You cannot suspend this account.")
     changed = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False)
@@ -76,13 +76,13 @@ def suspend_user(user: User, *, actor: User, reason: str) -> bool:
         revocations.revoke_refresh_tokens(user)
         transaction.on_commit(lambda: revocations.publish(user))
         profiles.changed(user)  # its copies are no longer served
-        record_action(actor, AuditLog.Action.SUSPEND_USER, user, reason)
+        record_action(actor, action=AuditLog.Action.SUSPEND_USER, target=user, reason=reason)
     return bool(changed)
 
 
 @transaction.atomic
 def unsuspend_user(user: User, *, actor: User, reason: str) -> bool:
-    require_moderator(actor, reason)
+    require_moderator(actor, reason=reason)
     if not _outranks(actor, user):
         raise PermissionDenied("You cannot unsuspend this account.")
     changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
@@ -90,14 +90,14 @@ def unsuspend_user(user: User, *, actor: User, reason: str) -> bool:
     if changed:
         transaction.on_commit(lambda: revocations.publish(user))
         profiles.changed(user)
-        record_action(actor, AuditLog.Action.UNSUSPEND_USER, user, reason)
+        record_action(actor, action=AuditLog.Action.UNSUSPEND_USER, target=user, reason=reason)
     return bool(changed)
 
 
 @transaction.atomic
-def set_role(user: User, role: str, *, actor: User, reason: str) -> User:
+def set_role(user: User, *, role: str, actor: User, reason: str) -> User:
     """Make `user` a member, moderator or admin. Staff access follows the role, never more."""
-    require_moderator(actor, reason)
+    require_moderator(actor, reason=reason)
     if not (actor.is_superuser or actor.role == User.Role.ADMIN) or not _outranks(actor, user):
         raise PermissionDenied("Only admins can change roles.")
     if role not in User.Role.values:
@@ -105,5 +105,5 @@ def set_role(user: User, role: str, *, actor: User, reason: str) -> User:
     user.role = role
     user.is_staff = role != User.Role.MEMBER or user.is_superuser
     user.save(update_fields=["role", "is_staff"])
-    record_action(actor, AuditLog.Action.SET_ROLE, user, f"{role}: {reason}")
+    record_action(actor, action=AuditLog.Action.SET_ROLE, target=user, reason=f"{role}: {reason}")
     return user

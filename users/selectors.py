@@ -43,7 +43,7 @@ def get_user_or_404(viewer: User, *, user_id: int | None = None, username: str |
     return user
 
 
-def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:
+def followers_of(viewer: User, *, user_id: int) -> QuerySet[Follow]:
     """Follows whose `follower` (annotated with is_following) follows `user_id`."""
     return (
         Follow.objects.filter(followee_id=user_id, follower__is_active=True)
@@ -52,7 +52,7 @@ def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:
     )
 
 
-def following_of(viewer: User, user_id: int) -> QuerySet[Follow]:
+def following_of(viewer: User, *, user_id: int) -> QuerySet[Follow]:
     """Follows whose `followee` (annotated with is_following) `user_id` follows."""
     return (
         Follow.objects.filter(follower_id=user_id, followee__is_active=True)

@@ -52,7 +52,7 @@ def _raise_if_taken(username: str) -> None:
 # `user_login_failed` signal, which both send through `authenticate` (users/apps.py).
 
 
-def check_login_allowed(request, identifier) -> None:
+def check_login_allowed(request, *, identifier: str) -> None:
     """Raise RateLimited (429) if the account `identifier` names may not try a password now
     (its failures reached RATELIMIT_LOGIN_FAILED: locked for RATELIMIT_LOGIN_LOCKOUT_S).
     Only failures count, so the owner's own successful logins never use up the allowance.
@@ -61,7 +61,7 @@ def check_login_allowed(request, identifier) -> None:
     ratelimit.enforce(request, "login_failed", account, increment=False)
 
 
-def count_failed_login(credentials: dict, request=None, **_) -> None:
+def count_failed_login(*, credentials: dict, request=None, **_) -> None:
     """`user_login_failed` receiver: one failure against the account the login named."""
     if request is None:  # authenticate() outside a request (shell, tests): no client
         return
@@ -257,7 +257,7 @@ def flush_expired_tokens() -> int:
     return tokens + families
 
 
-def follow(follower: User, followee: User) -> bool:
+def follow(follower: User, *, followee: User) -> bool:
     """Make `follower` follow `followee`; True if this created the follow (idempotent)."""
     if follower.pk == followee.pk:
         raise ValidationError({"user": ["You cannot follow yourself."]})
@@ -272,7 +272,7 @@ def follow(follower: User, followee: User) -> bool:
     return created
 
 
-def unfollow(follower: User, followee: User) -> None:
+def unfollow(follower: User, *, followee: User) -> None:
     """Stop `follower` following `followee` (idempotent)."""
     with transaction.atomic():
         deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()

@@ -80,7 +80,7 @@ class LoginView(TokenObtainPairView):
         ratelimit.enforce(request, "login")  # per IP, every attempt
         data = request.data if isinstance(request.data, dict) else {}
         # Per account; failures are counted by the user_login_failed signal (users/apps.py).
-        services.check_login_allowed(request, data.get("username", ""))
+        services.check_login_allowed(request, identifier=data.get("username", ""))
         return super().post(request, *args, **kwargs)
 
 
@@ -168,7 +168,7 @@ class FollowView(APIView):
     def post(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
         followee = selectors.get_user_or_404(request.user, user_id=user_id)
-        created = services.follow(request.user, followee)
+        created = services.follow(request.user, followee=followee)
         # Read again: fresh counters and is_following.
         user = selectors.get_user_or_404(request.user, user_id=user_id)
         return Response(
@@ -178,7 +178,9 @@ class FollowView(APIView):
     @extend_schema(responses={204: None}, tags=["users"])
     def delete(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        services.unfollow(request.user, selectors.get_user_or_404(request.user, user_id=user_id))
+        services.unfollow(
+            request.user, followee=selectors.get_user_or_404(request.user, user_id=user_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -209,7 +211,7 @@ class FollowersView(_FollowListView):
     ordering = ("-created_at", "-follower_id")
 
     def follows(self, user_id: int):
-        return selectors.followers_of(self.request.user, user_id)
+        return selectors.followers_of(self.request.user, user_id=user_id)
 
 
 class FollowingView(_FollowListView):
@@ -217,7 +219,7 @@ class FollowingView(_FollowListView):
     ordering = ("-created_at", "-followee_id")
 
     def follows(self, user_id: int):
-        return selectors.following_of(self.request.user, user_id)
+        return selectors.following_of(self.request.user, user_id=user_id)
 
 
 class SearchUsersView(GenericAPIView):

@@ -55,8 +55,8 @@ class PostMediaCompleteView(APIView):
 
     @extend_schema(request=None, responses={202: PostSerializer}, tags=["media"])
     def post(self, request, post_id: int):
-        services.complete(services.post_upload(request.user, post_id))
-        post = selectors.get_post(request.user, post_id)
+        services.complete(services.post_upload(request.user, post_id=post_id))
+        post = selectors.get_post(request.user, post_id=post_id)
         return post_response(request, post, status.HTTP_202_ACCEPTED)
 
 

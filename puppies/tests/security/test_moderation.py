@@ -183,7 +183,9 @@ def test_admin_lists_run_a_fixed_number_of_queries(
     def make(n):
         if make_rows is None:
             for post in PostFactory.create_batch(n):
-                moderation.record_action(moderator, AuditLog.Action.HIDE_POST, post, "spam")
+                moderation.record_action(
+                    moderator, action=AuditLog.Action.HIDE_POST, target=post, reason="spam"
+                )
         else:
             make_rows(n)
 
