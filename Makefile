@@ -39,6 +39,7 @@ api-contract: servers
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .
@@ -73,4 +74,4 @@ upstream: $(BIN)/.installed
 	$(BIN)/python -m ingestion.testing.upstream --port 8001 $(UPSTREAM_ARGS)
 
 clean:
-	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache .import_linter_cache
