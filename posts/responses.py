@@ -1,5 +1,5 @@
-"""The HTTP answers of views that show posts (posts', interactions' and the feed's), all
-rendered through posts.rendering: one page of posts, or one post."""
+"""The HTTP answers of views that show posts (posts' and interactions'), rendered
+through posts.rendering: a page of posts, one post, a new post's upload block."""
 
 import orjson
 from django.http import HttpResponse
@@ -7,6 +7,7 @@ from rest_framework.generics import GenericAPIView
 
 from posts import rendering
 from posts.models import Post
+from posts.serializers import UploadSerializer
 from puppies.pagination import rendered_page
 
 
@@ -22,3 +23,11 @@ def post_response(request, post: Post, status_code: int = 200, **extra) -> HttpR
     if extra:  # rare (a new post's upload link): merged as data, not spliced
         body = orjson.dumps({**orjson.loads(body), **extra})
     return HttpResponse(body, status=status_code, content_type="application/json")
+
+
+def upload_block(request, upload: dict) -> dict:
+    """The `upload` block as sent: our own links made absolute for the client."""
+    upload["url"] = request.build_absolute_uri(upload["url"])
+    if upload["complete_url"] is not None:
+        upload["complete_url"] = request.build_absolute_uri(upload["complete_url"])
+    return UploadSerializer(upload).data

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from posts import rendering, selectors, services
 from posts.media import services as media_services
-from posts.responses import post_page, post_response
+from posts.responses import post_page, post_response, upload_block
 from posts.serializers import (
     CreatedPostSerializer,
     HashtagSerializer,
@@ -20,7 +20,6 @@ from posts.serializers import (
     PostVersionSerializer,
     PostWriteSerializer,
     TrendingHashtagsSerializer,
-    UploadSerializer,
 )
 from puppies import idempotency, ratelimit, search
 from puppies.serializers import represent
@@ -53,14 +52,6 @@ class PostCreateView(GenericAPIView):
         post = services.create_post(author=request.user, **data.validated_data)
         body = rendering.render_new_post(request.user, post)
         return HttpResponse(body, status=status.HTTP_201_CREATED, content_type="application/json")
-
-
-def upload_block(request, upload: dict) -> dict:
-    """The `upload` block as sent: our own links made absolute for the client."""
-    upload["url"] = request.build_absolute_uri(upload["url"])
-    if upload["complete_url"] is not None:
-        upload["complete_url"] = request.build_absolute_uri(upload["complete_url"])
-    return UploadSerializer(upload).data
 
 
 class PostDetailView(GenericAPIView):
