@@ -10,7 +10,7 @@ from interactions.services import drain_like_buffer
 from posts import rendering
 from posts.models import Post
 from posts.tests.factories import PostFactory
-from posts.tests.media_support import create, image_bytes, upload
+from posts.tests.support import create, image_bytes, upload
 from puppies import redis as puppies_redis
 from users import moderation
 from users.models import User
