@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test api-contract lint format services migrate upstream bench-feed bench-likes bench-http bench-ingest bench-load bench-faults clean
+.PHONY: run test api-contract lint format servers migrate upstream bench-feed bench-likes bench-http bench-ingest bench-load bench-faults clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,12 @@ $(BIN)/.installed: requirements.txt
 
 # Local runs are DEBUG runs unless told otherwise: settings.py refuses to start without
 # DEBUG until SECRET_KEY and JWT_SIGNING_KEY are set (see the README).
-services migrate run: export DEBUG ?= true
+servers migrate run: export DEBUG ?= true
 
-services: $(BIN)/.installed
-	$(BIN)/python scripts/services.py
+servers: $(BIN)/.installed
+	$(BIN)/python scripts/local_servers.py
 
-migrate: services
+migrate: servers
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
@@ -29,28 +29,29 @@ run: migrate
 	rm -rf .local/metrics && mkdir -p .local/metrics
 	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.local/metrics PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start --port $(PORT)
 
-test: services
+test: servers
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # schemathesis against a live gunicorn (scripts/api_contract.py; CONTRACT_MAX_EXAMPLES).
-api-contract: services
+api-contract: servers
 	$(BIN)/python scripts/api_contract.py $(CONTRACT_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench-likes: services
+bench-likes: servers
 	$(BIN)/python bench/likes.py $(BENCH_ARGS)
 
-bench-feed: services
+bench-feed: servers
 	$(BIN)/python bench/feed.py $(BENCH_ARGS)
 
-bench-http: services
+bench-http: servers
 	$(BIN)/python bench/http_load.py $(BENCH_ARGS)
 
 # locust and matplotlib: benchmark tools only, not the app's requirements.
@@ -58,13 +59,13 @@ $(BIN)/.bench-installed: bench/requirements.txt $(BIN)/.installed
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@
 
-bench-load: services $(BIN)/.bench-installed
+bench-load: servers $(BIN)/.bench-installed
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
-bench-faults: services $(BIN)/.bench-installed
+bench-faults: servers $(BIN)/.bench-installed
 	$(BIN)/python bench/faults.py $(BENCH_ARGS)
 
-bench-ingest: services
+bench-ingest: servers
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
 # The local upstream (JSONPlaceholder- and PokeAPI-shaped data, faults on demand) on
@@ -73,4 +74,4 @@ upstream: $(BIN)/.installed
 	$(BIN)/python -m ingestion.testing.upstream --port 8001 $(UPSTREAM_ARGS)
 
 clean:
-	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) .local staticfiles .pytest_cache .ruff_cache .import_linter_cache

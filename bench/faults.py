@@ -3,7 +3,7 @@
     .venv/bin/python bench/faults.py [--only worker,redis,postgres,broker,gunicorn]
     make bench-faults
 
-Everything runs on servers of its own, on free loopback ports (scripts/services.py): a
+Everything runs on servers of its own, on free loopback ports (scripts/local_servers.py): a
 PostgreSQL (initdb + pg_ctl in a temp directory), the Redis of caches and the like buffer
 and the broker's Redis (two `redis-server`s with AOF `always`, as `make run` starts its
 own), and the stack as the Procfile runs it (bench/load.py's Stack: gunicorn, the
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.support import run_main  # noqa: E402
-from scripts.services import PostgresServer, RedisServer, find_binary  # noqa: E402
+from scripts.local_servers import PostgresServer, RedisServer, find_binary  # noqa: E402
 
 DRILLS = ["worker", "redis", "postgres", "broker", "gunicorn"]
 LOG_DIR = ROOT / ".local" / "bench-faults"

@@ -11,7 +11,7 @@ from rest_framework.exceptions import APIException
 from ingestion import services
 from ingestion.kinds import KINDS
 from ingestion.models import DeadLetter, IngestionRun, Source
-from users.admin import ModerationAdmin
+from puppies.admin import ModerationAdmin
 
 
 class SourceForm(forms.ModelForm):

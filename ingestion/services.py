@@ -682,7 +682,7 @@ def _dispatch_retry(letter_id: int) -> None:
         logger.warning("dead letter %s retry not dispatched", letter_id, exc_info=True)
 
 
-def retry_dead_letter(letter_id: int, fetcher: client.Fetcher | None = None) -> bool:
+def retry_dead_letter(letter_id: int, *, fetcher: client.Fetcher | None = None) -> bool:
     """One more attempt at a dead letter: refetch what it names (or revalidate the stored
     item), write it; True if it is resolved now. A failure counts an attempt and backs off,
     and past INGEST_MAX_ATTEMPTS the letter is given up (no next attempt)."""
@@ -766,5 +766,5 @@ def reprocess_dead_letters(limit: int = 500, *, due_only: bool = True) -> dict[s
     counts = {"resolved": 0, "failed": 0}
     with client.Fetcher() as fetcher:
         for letter_id in ids:
-            counts["resolved" if retry_dead_letter(letter_id, fetcher) else "failed"] += 1
+            counts["resolved" if retry_dead_letter(letter_id, fetcher=fetcher) else "failed"] += 1
     return counts

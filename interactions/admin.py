@@ -6,8 +6,9 @@ from django.utils.html import format_html
 from interactions import services
 from interactions.models import Comment, Report
 from posts import services as posts
-from users.admin import ModerationAdmin, user_matching
+from puppies.admin import ModerationAdmin
 from users.models import User
+from users.selectors import user_matching
 
 
 def _by_author(queryset, term: str):

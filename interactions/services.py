@@ -23,12 +23,13 @@ from interactions import metrics as like_metrics
 from interactions.models import Comment, Like, Notification, Report
 from posts.models import VISIBLE_SQL, Post
 from posts.rendering import invalidate_posts, post_changed
+from posts.selectors import PostNotFound
 from puppies import ratelimit, tracing
 from puppies.db import next_ids
 from puppies.errors import ServiceUnavailable
-from users import revocations
+from users import moderation, revocations
 from users import sql as users_sql
-from users.models import Mute, User
+from users.models import AuditLog, Mute, User
 from users.selectors import hidden_q
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def _insert_comment(post_id: int, author: User, content: str) -> Comment:
         )
         row = cursor.fetchone()
     if row is None:
-        raise NotFound("Post not found.")
+        raise PostNotFound
     comment_id, post_author_id, username, display_name, avatar_url = row
     post_changed(Post(pk=post_id))  # its comment_count
     commenter = User(pk=author.pk, username=username, display_name=display_name)
@@ -278,11 +279,9 @@ def delete_comment(comment: Comment, *, actor: User) -> None:
     """Soft delete by the comment's author or the post's author. A moderator hides it
     instead (set_comment_hidden: a reason, rank, an audit row, undoable)."""
     if actor.pk not in (comment.author_id, comment.post.author_id):
-        from users import services as users  # users.services imports this module
-
         if actor.is_moderator:
             raise PermissionDenied(
-                users.HIDE_INSTEAD.format(what="comments", path="/admin/interactions/comment/")
+                moderation.HIDE_INSTEAD.format(what="comments", path="/admin/interactions/comment/")
             )
         raise PermissionDenied("Only the comment's author or the post's author can.")
     # Conditional UPDATE: a second, concurrent delete changes nothing and counts nothing.
@@ -341,10 +340,8 @@ def settle_reports(post: Post, *, resolved: bool) -> int:
 @transaction.atomic
 def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: str) -> bool:
     """A moderator hides or unhides a comment; comment_count counts only live comments."""
-    from users import services as users  # users.services imports this module
-
-    users.require_moderator(actor, reason)
-    users.require_outranks(actor, comment.author)
+    moderation.require_moderator(actor, reason=reason)
+    moderation.require_outranks(actor, author=comment.author)
     live = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True)
     if hidden:
         changed = live.filter(hidden_at__isnull=True).update(hidden_at=timezone.now())
@@ -356,20 +353,20 @@ def set_comment_hidden(comment: Comment, *, hidden: bool, actor: User, reason: s
             comment_count=F("comment_count") + delta
         )
         post_changed(comment.post)
-        action = "hide_comment" if hidden else "unhide_comment"
-        users.record_action(actor, action, comment, reason)
+        action = AuditLog.Action.HIDE_COMMENT if hidden else AuditLog.Action.UNHIDE_COMMENT
+        moderation.record_action(actor, action=action, target=comment, reason=reason)
     return bool(changed)
 
 
 @transaction.atomic
 def dismiss_reports(post: Post, *, actor: User, reason: str) -> int:
     """A moderator found nothing wrong with a reported post: close its open reports."""
-    from users import services as users
-
-    users.require_moderator(actor, reason)
+    moderation.require_moderator(actor, reason=reason)
     dismissed = settle_reports(post, resolved=False)
     if dismissed:
-        users.record_action(actor, "dismiss_report", post, reason)
+        moderation.record_action(
+            actor, action=AuditLog.Action.DISMISS_REPORT, target=post, reason=reason
+        )
     return dismissed
 
 
@@ -509,7 +506,7 @@ def _likeable_post(user: User, post_id: int, *, with_like_row: bool = False) -> 
         post = Post(id=row[0], author_id=row[1], status=row[2], like_count=row[3], hidden_at=row[4])
         post.has_like_row = row[5]
     if post is None or not (post.is_visible or post.author_id == user.pk):
-        raise NotFound("Post not found.")
+        raise PostNotFound
     return post
 
 

@@ -19,8 +19,9 @@ from interactions.serializers import (
     ReportWriteSerializer,
     RepostSerializer,
 )
+from posts import selectors as post_selectors
+from posts.responses import post_page
 from posts.serializers import PostSerializer
-from posts.views import post_or_404, post_page
 from puppies import idempotency, ratelimit
 from puppies.serializers import represent, validated
 from users import selectors as user_selectors
@@ -38,7 +39,7 @@ class PostCommentsView(GenericAPIView):
 
     @extend_schema(responses=CommentSerializer(many=True), tags=["comments"])
     def get(self, request, post_id: int):
-        post_or_404(request, post_id)
+        post_selectors.get_post_or_404(request.user, post_id=post_id)
         page = self.paginate_queryset(selectors.post_comments(request.user, post_id))
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
@@ -83,7 +84,7 @@ class PostReportsView(GenericAPIView):
         "if there already is one (no duplicate is filed).",
     )
     def post(self, request, post_id: int):
-        post = post_or_404(request, post_id)
+        post = post_selectors.get_post_or_404(request.user, post_id=post_id)
         ratelimit.enforce(request, "report", request.user.pk)
         data = ReportWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,8 +108,7 @@ class UserLikesView(GenericAPIView):
 
     @extend_schema(responses=PostSerializer(many=True), tags=["posts"])
     def get(self, request, user_id: int):
-        if user_selectors.get_user(request.user, user_id=user_id) is None:
-            raise NotFound("User not found.")
+        user_selectors.get_user_or_404(request.user, user_id=user_id)
         page = self.paginate_queryset(selectors.likes_of(user_id))
         return post_page(self, [like.post_id for like in page])
 
@@ -219,7 +219,7 @@ class PostBookmarkView(GenericAPIView):
         description="201 if this bookmarked the post, 200 if the caller had bookmarked it.",
     )
     def post(self, request, post_id: int):
-        post = post_or_404(request, post_id)
+        post = post_selectors.get_post_or_404(request.user, post_id=post_id)
         created = services.bookmark_post(user=request.user, post=post)
         return Response(
             {"post_id": post.pk, "bookmarked_by_me": True},
@@ -261,7 +261,9 @@ class PostRepostView(GenericAPIView):
     )
     def post(self, request, post_id: int):
         ratelimit.enforce(request, "repost", request.user.pk)
-        state = services.repost_post(user=request.user, post=post_or_404(request, post_id))
+        state = services.repost_post(
+            user=request.user, post=post_selectors.get_post_or_404(request.user, post_id=post_id)
+        )
         return Response(
             represent(RepostSerializer, state),
             status=status.HTTP_201_CREATED if state.created else status.HTTP_200_OK,

@@ -3,8 +3,9 @@ from django.db.models import Exists, OuterRef
 
 from posts import rendering, services
 from posts.models import Post
-from users.admin import ModerationAdmin, user_matching
+from puppies.admin import ModerationAdmin
 from users.models import User
+from users.selectors import user_matching
 
 
 class HiddenFilter(admin.SimpleListFilter):

@@ -28,11 +28,11 @@ from collections.abc import Iterable, Sequence
 import orjson
 from django.conf import settings
 from django.db import transaction
-from rest_framework.exceptions import NotFound
 
 from interactions import selectors as interactions_selectors
 from interactions import viewer_sets
 from posts.models import Post
+from posts.selectors import PostNotFound
 from puppies import redis as puppies_redis
 from puppies.serializers import represent
 from users import hidden, revocations
@@ -451,7 +451,7 @@ def render_new_post(author: User, post: Post) -> bytes:
     if not read[1]:  # changed already (edited, deleted): as a read renders it now
         rendered = render_post(author, post.pk)
         if rendered is None:
-            raise NotFound("Post not found.")
+            raise PostNotFound
         return rendered
     read[5:8] = [0, 0, 0]  # not liked, bookmarked or reposted: it did not exist a moment ago
     return render_posts(author, [post], only_visible=False, read=read)[0]

@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
 from posts.models import (
     SEARCH_CONFIG,
@@ -28,13 +29,28 @@ def visible_posts() -> QuerySet[Post]:
     return Post.objects.visible().select_related("author")
 
 
-def get_post(viewer: User, post_id: int) -> Post | None:
+def get_post(viewer: User, *, post_id: int) -> Post | None:
     """A post the viewer may read (not one whose author has a block with them); its author
     also sees it while hidden or pending media."""
     posts = Post.objects.select_related("author").filter(pk=post_id, deleted_at__isnull=True)
     post = users.without_hidden(posts, viewer, "author_id").first()  # blocks: in this query
     if post is None or not (post.is_visible or post.author_id == viewer.pk):
         return None
+    return post
+
+
+class PostNotFound(NotFound):
+    """The one 404 of a post: absent, deleted, or not the caller's to read (hidden, pending
+    media) -- the same answer for each, so a 404 does not tell them apart."""
+
+    default_detail = "Post not found."
+
+
+def get_post_or_404(viewer: User, *, post_id: int) -> Post:
+    """The post as GET /v1/posts/{id} shows it to `viewer`, or PostNotFound."""
+    post = get_post(viewer, post_id=post_id)
+    if post is None:
+        raise PostNotFound
     return post
 
 
@@ -59,10 +75,9 @@ def user_timeline(author_id: int) -> QuerySet[Post]:
 
 
 # --- which search shapes the indexes can serve ---------------------------------------
-# A query the GIN indexes cannot narrow down reads every live post or user: refused (400)
+# A query the GIN indexes cannot narrow down reads every live post: refused (400)
 # before it reaches PostgreSQL, so anonymous callers cannot buy full scans.
 SEARCH_WORD_MIN_CHARS = 2  # a post search needs such a word in every alternative
-USER_SEARCH_MIN_CHARS = 3  # a trigram index needs three characters to narrow anything
 _TERM_RE = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
 _WORD_RE = re.compile(r"[^\W_]+")
 
@@ -91,14 +106,7 @@ def post_query_problem(q: str) -> str | None:
     )
 
 
-def user_query_problem(q: str) -> str | None:
-    """Why the trigram indexes cannot serve a user search for `q` (None: they can)."""
-    if len(q.strip()) >= USER_SEARCH_MIN_CHARS:
-        return None
-    return f"Give at least {USER_SEARCH_MIN_CHARS} characters."
-
-
-def search_posts(viewer: User, q: str) -> QuerySet[Post]:
+def search_posts(viewer: User, *, q: str) -> QuerySet[Post]:
     """Visible posts matching the web-style query `q` ("quoted phrase", -not, or), minus
     those of authors blocked either way or muted by the viewer."""
     # The same expression as the partial GIN index post_content_search, so that index serves it.
@@ -110,14 +118,7 @@ def search_posts(viewer: User, q: str) -> QuerySet[Post]:
     )
 
 
-def search_users(viewer: User, q: str) -> QuerySet[User]:
-    """Active users whose username or display name contains `q`, any case, with is_following."""
-    return users.users_visible_to(viewer).filter(
-        Q(username__icontains=q) | Q(display_name__icontains=q)
-    )
-
-
-def hashtag_posts(viewer: User, tag: str) -> QuerySet[PostHashtag]:
+def hashtag_posts(viewer: User, *, tag: str) -> QuerySet[PostHashtag]:
     """The PostHashtag rows of `tag` whose post is visible to the viewer (their post ids,
     for rendering)."""
     rows = PostHashtag.objects.filter(visible_q("post__"), tag=tag)

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from posts import selectors
 from posts.media.images import FORMATS
 from posts.models import Pin, Post, PostVersion
+from puppies.search import SearchQuerySerializer
 from puppies.serializers import StrictCharField
 from users.serializers import AuthorSerializer
 
@@ -199,26 +200,10 @@ class CreatedPostSerializer(PostSerializer):
         read_only_fields = fields
 
 
-SEARCH_QUERY_MAX_LENGTH = 200
+class PostSearchQuerySerializer(SearchQuerySerializer):
+    """`q` of a post search: a word the full-text index can look up in every alternative."""
 
-
-class SearchQuerySerializer(serializers.Serializer):
-    """`q` of a post search: refused (400 `fields.q`) when the index cannot serve it."""
-
-    q = StrictCharField(min_length=1, max_length=SEARCH_QUERY_MAX_LENGTH)
     problem = staticmethod(selectors.post_query_problem)
-
-    def validate_q(self, q: str) -> str:
-        problem = self.problem(q)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return q
-
-
-class UserSearchQuerySerializer(SearchQuerySerializer):
-    """`q` of a user search: long enough for the trigram indexes."""
-
-    problem = staticmethod(selectors.user_query_problem)
 
 
 class HashtagSerializer(serializers.Serializer):

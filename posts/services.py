@@ -19,8 +19,7 @@ from posts.models import Pin, Post, PostHashtag, PostVersion
 from puppies import tracing
 from puppies.db import next_ids
 from puppies.errors import Conflict
-from users import revocations
-from users import services as users
+from users import moderation, revocations
 from users.models import AuditLog, User
 
 
@@ -120,7 +119,7 @@ def _announce(post: Post, author: User) -> None:
     interactions.notify_mentions(author, post.content, post=post)
 
 
-def publish_media(post_id: int, media: dict) -> Post | None:
+def publish_media(post_id: int, *, media: dict) -> Post | None:
     """A pending post's image passed its check: attach it and publish the post, once.
 
     None if there is nothing to publish (deleted meanwhile, or published by a repeat).
@@ -145,7 +144,7 @@ def publish_media(post_id: int, media: dict) -> Post | None:
 
 
 @transaction.atomic
-def reject_media(post_id: int, error: str) -> None:
+def reject_media(post_id: int, *, error: str) -> None:
     """The image of a pending post was refused: it stays unpublished, and its author sees why."""
     post = (
         Post.objects.select_for_update()
@@ -191,7 +190,7 @@ def delete_post(post: Post, *, actor: User) -> None:
     if post.author_id != actor.pk:
         if actor.is_moderator:
             raise PermissionDenied(
-                users.HIDE_INSTEAD.format(what="posts", path="/admin/posts/post/")
+                moderation.HIDE_INSTEAD.format(what="posts", path="/admin/posts/post/")
             )
         raise PermissionDenied("Only the author can delete a post.")
     # Row lock: a concurrent delete or hide sees this one's outcome, so counts move once.
@@ -210,8 +209,8 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
 
     Settles the post's open reports. True if this hid it (a second hide changes nothing).
     """
-    users.require_moderator(actor, reason)
-    users.require_outranks(actor, post.author)
+    moderation.require_moderator(actor, reason=reason)
+    moderation.require_outranks(actor, author=post.author)
     hidden = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=True, deleted_at__isnull=True
     ).update(hidden_at=timezone.now())
@@ -219,7 +218,9 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
         post.hidden_at = timezone.now()
         _left_others_view(post, counted=post.status == Post.Status.PUBLISHED)
         interactions.settle_reports(post, resolved=True)
-        users.record_action(actor, AuditLog.Action.HIDE_POST, post, reason)
+        moderation.record_action(
+            actor, action=AuditLog.Action.HIDE_POST, target=post, reason=reason
+        )
     return bool(hidden)
 
 
@@ -237,8 +238,8 @@ def _left_others_view(post: Post, *, counted: bool) -> None:
 
 @transaction.atomic
 def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
-    users.require_moderator(actor, reason)
-    users.require_outranks(actor, post.author)
+    moderation.require_moderator(actor, reason=reason)
+    moderation.require_outranks(actor, author=post.author)
     shown = Post.objects.filter(
         pk=post.pk, hidden_at__isnull=False, deleted_at__isnull=True
     ).update(hidden_at=None)
@@ -249,7 +250,9 @@ def unhide_post(post: Post, *, actor: User, reason: str) -> bool:
             _count_authors_post(post, +1)
         feed.restore_post(post)
         media_files.visibility_changed(post)
-        users.record_action(actor, AuditLog.Action.UNHIDE_POST, post, reason)
+        moderation.record_action(
+            actor, action=AuditLog.Action.UNHIDE_POST, target=post, reason=reason
+        )
     return bool(shown)
 
 

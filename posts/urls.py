@@ -23,7 +23,6 @@ urlpatterns = [
     path("users/<int:user_id>/posts", views.UserPostsView.as_view(), name="user-posts"),
     path("users/<int:user_id>/pinned", views.UserPinnedView.as_view(), name="user-pinned"),
     path("search/posts", views.SearchPostsView.as_view(), name="search-posts"),
-    path("search/users", views.SearchUsersView.as_view(), name="search-users"),
     path("hashtags/<str:tag>/posts", views.HashtagPostsView.as_view(), name="hashtag-posts"),
     path("trending/hashtags", views.TrendingHashtagsView.as_view(), name="trending-hashtags"),
 ]

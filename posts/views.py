@@ -1,8 +1,7 @@
-import orjson
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -10,50 +9,23 @@ from rest_framework.views import APIView
 
 from posts import rendering, selectors, services
 from posts.media import services as media_services
-from posts.models import Post
+from posts.responses import post_page, post_response, upload_block
 from posts.serializers import (
-    SEARCH_QUERY_MAX_LENGTH,
     CreatedPostSerializer,
     HashtagSerializer,
     PinnedPostsSerializer,
     PinSerializer,
     PostCreateSerializer,
+    PostSearchQuerySerializer,
     PostSerializer,
     PostVersionSerializer,
     PostWriteSerializer,
-    SearchQuerySerializer,
     TrendingHashtagsSerializer,
-    UploadSerializer,
-    UserSearchQuerySerializer,
 )
-from puppies import idempotency, ratelimit
-from puppies.pagination import rendered_page
+from puppies import idempotency, ratelimit, search
 from puppies.serializers import represent, validated
 from users import revocations
 from users import selectors as user_selectors
-from users.serializers import UserSerializer
-
-
-def post_page(view: GenericAPIView, posts) -> HttpResponse:
-    """The paginated answer of a list view: its page of posts, rendered for the caller."""
-    return rendered_page(
-        rendering.render_posts(view.request.user, posts), view.paginator.next_cursor
-    )
-
-
-def post_or_404(request, post_id: int) -> Post:
-    """The post as GET /v1/posts/{id} shows it to the caller, or 404."""
-    post = selectors.get_post(request.user, post_id)
-    if post is None:
-        raise NotFound("Post not found.")
-    return post
-
-
-def post_response(request, post: Post, status_code: int = 200, **extra) -> HttpResponse:
-    body = rendering.render_post(request.user, post)
-    if extra:  # rare (a new post's upload link): merged as data, not spliced
-        body = orjson.dumps({**orjson.loads(body), **extra})
-    return HttpResponse(body, status=status_code, content_type="application/json")
 
 
 class PostCreateView(GenericAPIView):
@@ -85,20 +57,12 @@ class PostCreateView(GenericAPIView):
         return HttpResponse(body, status=status.HTTP_201_CREATED, content_type="application/json")
 
 
-def upload_block(request, upload: dict) -> dict:
-    """The `upload` block as sent: our own links made absolute for the client."""
-    upload["url"] = request.build_absolute_uri(upload["url"])
-    if upload["complete_url"] is not None:
-        upload["complete_url"] = request.build_absolute_uri(upload["complete_url"])
-    return UploadSerializer(upload).data
-
-
 class PostDetailView(GenericAPIView):
     serializer_class = PostSerializer
     token_check_carried = ("GET",)  # users.revocations: the render script checks it
 
     def get_object(self):
-        return post_or_404(self.request, self.kwargs["post_id"])
+        return selectors.get_post_or_404(self.request.user, post_id=self.kwargs["post_id"])
 
     @extend_schema(tags=["posts"])
     def get(self, request, post_id: int):
@@ -106,7 +70,7 @@ class PostDetailView(GenericAPIView):
         body = rendering.render_post(request.user, post_id)
         revocations.ensure_checked(request.user)  # if no script carried the check
         if body is None:
-            raise NotFound("Post not found.")
+            raise selectors.PostNotFound
         return HttpResponse(body, content_type="application/json")
 
     @extend_schema(request=PostWriteSerializer, tags=["posts"])
@@ -133,7 +97,7 @@ class PostHistoryView(GenericAPIView):
 
     @extend_schema(responses=PostVersionSerializer(many=True), tags=["posts"])
     def get(self, request, post_id: int):
-        post_or_404(request, post_id)
+        selectors.get_post_or_404(request.user, post_id=post_id)
         page = self.paginate_queryset(selectors.post_versions(post_id))
         return self.get_paginated_response(PostVersionSerializer(page, many=True).data)
 
@@ -152,7 +116,9 @@ class PostPinView(GenericAPIView):
         "`pin_limit_reached` with 5 posts pinned already; 409 for a post others cannot see.",
     )
     def post(self, request, post_id: int):
-        pin, created = services.pin_post(post_or_404(request, post_id), actor=request.user)
+        pin, created = services.pin_post(
+            selectors.get_post_or_404(request.user, post_id=post_id), actor=request.user
+        )
         return Response(
             represent(PinSerializer, pin),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -160,7 +126,9 @@ class PostPinView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["posts"])
     def delete(self, request, post_id: int):
-        services.unpin_post(post_or_404(request, post_id), actor=request.user)
+        services.unpin_post(
+            selectors.get_post_or_404(request.user, post_id=post_id), actor=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -169,8 +137,7 @@ class UserPinnedView(APIView):
 
     @extend_schema(responses=PinnedPostsSerializer, tags=["posts"])
     def get(self, request, user_id: int):
-        if user_selectors.get_user(request.user, user_id=user_id) is None:
-            raise NotFound("User not found.")
+        user_selectors.get_user_or_404(request.user, user_id=user_id)
         posts = rendering.render_posts(request.user, selectors.pinned_post_ids(user_id))
         return HttpResponse(
             b'{"results":%s}' % rendering.as_list(posts), content_type="application/json"
@@ -185,24 +152,8 @@ class UserPostsView(GenericAPIView):
 
     @extend_schema(responses=PostSerializer(many=True), tags=["posts"])
     def get(self, request, user_id: int):
-        if user_selectors.get_user(request.user, user_id=user_id) is None:
-            raise NotFound("User not found.")
+        user_selectors.get_user_or_404(request.user, user_id=user_id)
         return post_page(self, self.paginate_queryset(selectors.user_timeline(user_id)))
-
-
-_Q_PARAMETER = OpenApiParameter(
-    "q",
-    {"type": "string", "minLength": 1, "maxLength": SEARCH_QUERY_MAX_LENGTH},
-    required=True,
-    description=f"What to look for, 1..{SEARCH_QUERY_MAX_LENGTH} characters.",
-)
-
-
-def read_search_query(request, serializer=SearchQuerySerializer) -> str:
-    ratelimit.enforce(request, "search")
-    query = serializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data["q"]
 
 
 class SearchPostsView(GenericAPIView):
@@ -212,24 +163,13 @@ class SearchPostsView(GenericAPIView):
     serializer_class = PostSerializer
     ordering = ("-created_at", "-id")
 
-    @extend_schema(parameters=[_Q_PARAMETER], responses=PostSerializer(many=True), tags=["search"])
+    @extend_schema(
+        parameters=[search.Q_PARAMETER], responses=PostSerializer(many=True), tags=["search"]
+    )
     def get(self, request):
-        posts = selectors.search_posts(request.user, read_search_query(request))
+        q = search.read_search_query(request, PostSearchQuerySerializer)
+        posts = selectors.search_posts(request.user, q=q)
         return post_page(self, self.paginate_queryset(posts))
-
-
-class SearchUsersView(GenericAPIView):
-    """Active users whose username or display name contains q (any case), by username."""
-
-    serializer_class = UserSerializer
-    ordering = ("username",)
-
-    @extend_schema(parameters=[_Q_PARAMETER], responses=UserSerializer(many=True), tags=["search"])
-    def get(self, request):
-        q = read_search_query(request, UserSearchQuerySerializer)
-        users = selectors.search_users(request.user, q)
-        page = self.paginate_queryset(users)
-        return self.get_paginated_response(UserSerializer(page, many=True).data)
 
 
 class HashtagPostsView(GenericAPIView):
@@ -243,7 +183,7 @@ class HashtagPostsView(GenericAPIView):
         data = HashtagSerializer(data={"tag": tag})
         data.is_valid(raise_exception=True)
         tag = data.validated_data["tag"].lower()
-        rows = self.paginate_queryset(selectors.hashtag_posts(request.user, tag))
+        rows = self.paginate_queryset(selectors.hashtag_posts(request.user, tag=tag))
         return post_page(self, [row.post_id for row in rows])
 
 

@@ -299,7 +299,7 @@ class GlobalRateLimitMiddleware:
 
                 try:
                     enforce(request, "login")
-                    check_login_allowed(request, request.POST.get("username", ""))
+                    check_login_allowed(request, identifier=request.POST.get("username", ""))
                 except RateLimited as exc:
                     return self.too_many(exc.wait, str(exc.detail))
         return self.get_response(request)

@@ -91,7 +91,7 @@ def seed(env: dict) -> str:
 
 
 def start_redis(directory: str) -> tuple[subprocess.Popen, str]:
-    from scripts.services import REDIS_DURABILITY_ARGS, wait_for
+    from scripts.local_servers import REDIS_DURABILITY_ARGS, wait_for
 
     port = free_port()
     server = subprocess.Popen(

@@ -46,7 +46,7 @@ def image(fmt: str = "PNG", size=(640, 480)) -> bytes:
 
 
 def psd() -> bytes:
-    from posts.tests.media_support import psd_bytes
+    from posts.tests.support import psd_bytes
 
     return psd_bytes()
 

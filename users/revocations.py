@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from puppies import redis as puppies_redis
 from users.models import User
@@ -222,3 +223,11 @@ def flush_activity(batch: int = 10_000) -> int:
                 [[int(user_id) for user_id, _ in stamps], [at for _, at in stamps]],
             )
         written += len(stamps)
+
+
+def revoke_refresh_tokens(user: User) -> None:
+    """Blacklist every refresh token the user holds: other sessions end."""
+    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )

@@ -4,6 +4,8 @@ import hashlib
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
+from rest_framework.exceptions import NotFound
 
 from users.models import Block, Follow, Mute, User
 
@@ -95,7 +97,22 @@ def get_user(
     return users.filter(pk=user_id).first()
 
 
-def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:
+class UserNotFound(NotFound):
+    """The one 404 of an account: absent, or suspended (its profile is gone meanwhile)."""
+
+    default_detail = "User not found."
+
+
+def get_user_or_404(viewer: User, *, user_id: int | None = None, username: str | None = None):
+    """The user as GET /v1/users/{id} shows them to `viewer` (with is_following), or
+    UserNotFound."""
+    user = get_user(viewer, user_id=user_id, username=username)
+    if user is None:
+        raise UserNotFound
+    return user
+
+
+def followers_of(viewer: User, *, user_id: int) -> QuerySet[Follow]:
     """Follows whose `follower` (annotated with is_following) follows `user_id`."""
     follows = Follow.objects.filter(followee_id=user_id, follower__is_active=True)
     return (
@@ -105,7 +122,7 @@ def followers_of(viewer: User, user_id: int) -> QuerySet[Follow]:
     )
 
 
-def following_of(viewer: User, user_id: int) -> QuerySet[Follow]:
+def following_of(viewer: User, *, user_id: int) -> QuerySet[Follow]:
     """Follows whose `followee` (annotated with is_following) `user_id` follows."""
     follows = Follow.objects.filter(follower_id=user_id, followee__is_active=True)
     return (
@@ -142,3 +159,31 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:  # lone surrogates: neither PostgreSQL nor Redis takes them
         return False
     return True
+
+
+def user_matching(term: str) -> Q:
+    """An indexed match on a user: id, lower(email) or lower(username), "@name" allowed."""
+    term = term.strip().removeprefix("@")
+    if term.isdigit():
+        return Q(pk=int(term))
+    if "@" in term:
+        return Q(Exact(Lower("email"), term.lower()))
+    return Q(Exact(Lower("username"), term.lower()))
+
+
+# --- search ------------------------------------------------------------------------
+# A query the trigram indexes cannot narrow down reads every active user: refused (400)
+# before it reaches PostgreSQL, so anonymous callers cannot buy full scans.
+USER_SEARCH_MIN_CHARS = 3  # a trigram index needs three characters to narrow anything
+
+
+def user_query_problem(q: str) -> str | None:
+    """Why the trigram indexes cannot serve a user search for `q` (None: they can)."""
+    if len(q.strip()) >= USER_SEARCH_MIN_CHARS:
+        return None
+    return f"Give at least {USER_SEARCH_MIN_CHARS} characters."
+
+
+def search_users(viewer: User, *, q: str) -> QuerySet[User]:
+    """Active users whose username or display name contains `q`, any case, with is_following."""
+    return users_visible_to(viewer).filter(Q(username__icontains=q) | Q(display_name__icontains=q))

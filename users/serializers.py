@@ -6,7 +6,9 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
 )
 
+from puppies.search import SearchQuerySerializer
 from puppies.serializers import StrictCharField, StrictRegexField
+from users import selectors
 from users.auth import RefreshToken
 from users.models import USERNAME_RE, User
 
@@ -160,3 +162,9 @@ class LoginSerializer(TokenObtainPairSerializer):
 
 class RotateSerializer(TokenRefreshSerializer):
     token_class = RefreshToken
+
+
+class UserSearchQuerySerializer(SearchQuerySerializer):
+    """`q` of a user search: long enough for the trigram indexes."""
+
+    problem = staticmethod(selectors.user_query_problem)

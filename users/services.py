@@ -10,9 +10,9 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from feed import services as feed
 from interactions import services as interactions
@@ -22,7 +22,7 @@ from puppies import ratelimit
 from puppies.errors import Conflict
 from users import auth, hidden, profiles, revocations, selectors
 from users.auth import RefreshToken
-from users.models import AuditLog, Block, Follow, Mute, RevokedTokenFamily, User
+from users.models import Block, Follow, Mute, RevokedTokenFamily, User
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _raise_if_taken(username: str) -> None:
 # `user_login_failed` signal, which both send through `authenticate` (users/apps.py).
 
 
-def check_login_allowed(request, identifier) -> None:
+def check_login_allowed(request, *, identifier: str) -> None:
     """Raise RateLimited (429) if the account `identifier` names may not try a password now
     (its failures reached RATELIMIT_LOGIN_FAILED: locked for RATELIMIT_LOGIN_LOCKOUT_S).
     Only failures count, so the owner's own successful logins never use up the allowance.
@@ -61,7 +61,7 @@ def check_login_allowed(request, identifier) -> None:
     ratelimit.enforce(request, "login_failed", account, increment=False)
 
 
-def count_failed_login(credentials: dict, request=None, **_) -> None:
+def count_failed_login(*, credentials: dict, request=None, **_) -> None:
     """`user_login_failed` receiver: one failure against the account the login named."""
     if request is None:  # authenticate() outside a request (shell, tests): no client
         return
@@ -188,16 +188,8 @@ def change_password(user: User, *, old_password: str, new_password: str) -> None
     _check_password(new_password, user, "new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    revoke_refresh_tokens(user)
+    revocations.revoke_refresh_tokens(user)
     revocations.revoke_tokens(user)
-
-
-def revoke_refresh_tokens(user: User) -> None:
-    """Blacklist every refresh token the user holds: other sessions end."""
-    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
-    BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
-    )
 
 
 def log_out(refresh: str) -> None:
@@ -265,7 +257,7 @@ def flush_expired_tokens() -> int:
     return tokens + families
 
 
-def follow(follower: User, followee: User) -> bool:
+def follow(follower: User, *, followee: User) -> bool:
     """Make `follower` follow `followee`; True if this created the follow (idempotent)."""
     if follower.pk == followee.pk:
         raise ValidationError({"user": ["You cannot follow yourself."]})
@@ -283,7 +275,7 @@ def follow(follower: User, followee: User) -> bool:
     return created
 
 
-def unfollow(follower: User, followee: User) -> None:
+def unfollow(follower: User, *, followee: User) -> None:
     """Stop `follower` following `followee` (idempotent)."""
     with transaction.atomic():
         deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
@@ -327,8 +319,8 @@ def block_user(*, blocker: User, blocked: User) -> bool:
         _lock_pair(blocker.pk, blocked.pk)
         _, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
         if created:
-            unfollow(blocker, blocked)
-            unfollow(blocked, blocker)
+            unfollow(blocker, followee=blocked)
+            unfollow(blocked, followee=blocker)
             _blocks_changed(blocker, blocked)
     return created
 
@@ -365,102 +357,3 @@ def unmute_user(*, muter: User, muted: User) -> None:
         deleted, _ = Mute.objects.filter(muter=muter, muted=muted).delete()
         if deleted:
             feed.hidden_authors_changed([muter.pk])
-
-
-# --- moderation ---------------------------------------------------------------
-
-
-def record_action(actor: User, action: str, target, reason: str) -> AuditLog:
-    """Write the audit row for a moderation action; call it inside the action's transaction."""
-    return AuditLog.objects.create(
-        actor=actor,
-        action=action,
-        target_type=target._meta.model_name,
-        target_id=target.pk,
-        reason=reason,
-    )
-
-
-def require_moderator(actor: User, reason: str) -> None:
-    if not actor.is_active or not actor.is_moderator:
-        raise PermissionDenied("Only moderators can do this.")
-    if not reason.strip():
-        raise ValidationError({"reason": ["Say why: the audit log records it."]})
-
-
-def require_outranks(actor: User, author: User) -> None:
-    """Content is moderated only by someone who outranks its author (a moderator does not
-    hide an admin's post)."""
-    if not _outranks(actor, author):
-        raise PermissionDenied("You cannot moderate the content of this account.")
-
-
-# What a moderator is told who tries to delete someone else's post or comment through the
-# API: removal is hiding (reversible, with a reason, ranked and audited), in the admin.
-HIDE_INSTEAD = (
-    "Moderators remove other people's {what} by hiding it in the moderation admin "
-    '({path}, action "Hide"): it asks for a reason, records it in the audit log and can '
-    "be undone. DELETE is for the author."
-)
-
-
-def _outranks(actor: User, user: User) -> bool:
-    """Moderators act on members; admins and superusers on everyone but themselves."""
-    if actor.pk == user.pk:
-        return False
-    if actor.is_superuser or actor.role == User.Role.ADMIN:
-        return not user.is_superuser or actor.is_superuser
-    return not user.is_moderator
-
-
-@transaction.atomic
-def suspend_user(user: User, *, actor: User, reason: str) -> bool:
-    """Lock `user` out at once: no login, refresh tokens blacklisted, access tokens refused.
-
-    simplejwt's JWTAuthentication.get_user rejects inactive users, so outstanding access
-    tokens stop working on their next request, and admin sessions end the same way.
-    Their profile 404s meanwhile (users_visible_to shows active users only); their posts
-    stay up: suspension stops a person acting, content is judged one post at a time
-    (hide_post), and hiding everything would be a mass feed retraction undone on appeal.
-    True if this changed anything.
-    """
-    require_moderator(actor, reason)
-    if not _outranks(actor, user):
-        raise PermissionDenied("You cannot suspend this account.")
-    changed = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False)
-    user.is_active = False
-    if changed:
-        revoke_refresh_tokens(user)
-        transaction.on_commit(lambda: revocations.publish(user))
-        profiles.changed(user)  # its copies are no longer served
-        record_action(actor, AuditLog.Action.SUSPEND_USER, user, reason)
-    return bool(changed)
-
-
-@transaction.atomic
-def unsuspend_user(user: User, *, actor: User, reason: str) -> bool:
-    require_moderator(actor, reason)
-    if not _outranks(actor, user):
-        raise PermissionDenied("You cannot unsuspend this account.")
-    changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
-    user.is_active = True
-    if changed:
-        transaction.on_commit(lambda: revocations.publish(user))
-        profiles.changed(user)
-        record_action(actor, AuditLog.Action.UNSUSPEND_USER, user, reason)
-    return bool(changed)
-
-
-@transaction.atomic
-def set_role(user: User, role: str, *, actor: User, reason: str) -> User:
-    """Make `user` a member, moderator or admin. Staff access follows the role, never more."""
-    require_moderator(actor, reason)
-    if not (actor.is_superuser or actor.role == User.Role.ADMIN) or not _outranks(actor, user):
-        raise PermissionDenied("Only admins can change roles.")
-    if role not in User.Role.values:
-        raise ValidationError({"role": [f"One of {', '.join(User.Role.values)}."]})
-    user.role = role
-    user.is_staff = role != User.Role.MEMBER or user.is_superuser
-    user.save(update_fields=["role", "is_staff"])
-    record_action(actor, AuditLog.Action.SET_ROLE, user, f"{role}: {reason}")
-    return user

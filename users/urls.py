@@ -24,4 +24,5 @@ urlpatterns = [
     path("users/<int:user_id>/mute", views.MuteView.as_view(), name="user-mute"),
     path("users/<int:user_id>/followers", views.FollowersView.as_view(), name="user-followers"),
     path("users/<int:user_id>/following", views.FollowingView.as_view(), name="user-following"),
+    path("search/users", views.SearchUsersView.as_view(), name="search-users"),
 ]

@@ -1,14 +1,14 @@
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from puppies import ratelimit
+from puppies import ratelimit, search
 from users import profiles, selectors, services
 from users.models import User
 from users.serializers import (
@@ -22,6 +22,7 @@ from users.serializers import (
     RegisterSerializer,
     RotateSerializer,
     TokenPairSerializer,
+    UserSearchQuerySerializer,
     UserSerializer,
 )
 
@@ -79,7 +80,7 @@ class LoginView(TokenObtainPairView):
         ratelimit.enforce(request, "login")  # per IP, every attempt
         data = request.data if isinstance(request.data, dict) else {}
         # Per account; failures are counted by the user_login_failed signal (users/apps.py).
-        services.check_login_allowed(request, data.get("username", ""))
+        services.check_login_allowed(request, identifier=data.get("username", ""))
         return super().post(request, *args, **kwargs)
 
 
@@ -152,19 +153,10 @@ class UserDetailView(APIView):
         if username is None:  # by id: also answered from its copy while PostgreSQL is down
             body = profiles.render_profile(request.user, user_id)
             if body is None:
-                raise NotFound("User not found.")
+                raise selectors.UserNotFound
             return HttpResponse(body, content_type="application/json")
-        user = selectors.get_user(request.user, username=username)
-        if user is None:
-            raise NotFound("User not found.")
+        user = selectors.get_user_or_404(request.user, username=username)
         return Response(UserSerializer(user).data)
-
-
-def get_user_or_404(request, user_id: int):
-    user = selectors.get_user(request.user, user_id=user_id)
-    if user is None:
-        raise NotFound("User not found.")
-    return user
 
 
 class FollowView(APIView):
@@ -175,8 +167,10 @@ class FollowView(APIView):
     )
     def post(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        created = services.follow(request.user, get_user_or_404(request, user_id))
-        user = get_user_or_404(request, user_id)  # fresh counters and is_following
+        followee = selectors.get_user_or_404(request.user, user_id=user_id)
+        created = services.follow(request.user, followee=followee)
+        # Read again: fresh counters and is_following.
+        user = selectors.get_user_or_404(request.user, user_id=user_id)
         return Response(
             UserSerializer(user).data, status=status.HTTP_201_CREATED if created else 200
         )
@@ -184,7 +178,9 @@ class FollowView(APIView):
     @extend_schema(responses={204: None}, tags=["users"])
     def delete(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        services.unfollow(request.user, get_user_or_404(request, user_id))
+        services.unfollow(
+            request.user, followee=selectors.get_user_or_404(request.user, user_id=user_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -211,7 +207,7 @@ class _FollowListView(GenericAPIView):
 
     @extend_schema(responses=UserSerializer(many=True), tags=["users"])
     def get(self, request, user_id: int):
-        get_user_or_404(request, user_id)
+        selectors.get_user_or_404(request.user, user_id=user_id)
         return users_page(self, self.follows(user_id), self.side)
 
 
@@ -220,7 +216,7 @@ class FollowersView(_FollowListView):
     ordering = ("-created_at", "-follower_id")
 
     def follows(self, user_id: int):
-        return selectors.followers_of(self.request.user, user_id)
+        return selectors.followers_of(self.request.user, user_id=user_id)
 
 
 class FollowingView(_FollowListView):
@@ -228,7 +224,7 @@ class FollowingView(_FollowListView):
     ordering = ("-created_at", "-followee_id")
 
     def follows(self, user_id: int):
-        return selectors.following_of(self.request.user, user_id)
+        return selectors.following_of(self.request.user, user_id=user_id)
 
 
 # --- blocks and mutes ----------------------------------------------------------------
@@ -238,7 +234,7 @@ def _any_user_or_404(request, user_id: int) -> User:
     """The user even if a block stands either way: blocking and unblocking still work."""
     user = selectors.get_user(request.user, user_id=user_id, with_blocked=True)
     if user is None:
-        raise NotFound("User not found.")
+        raise selectors.UserNotFound
     return user
 
 
@@ -283,7 +279,7 @@ class MuteView(APIView):
     )
     def post(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        user = get_user_or_404(request, user_id)
+        user = selectors.get_user_or_404(request.user, user_id=user_id)
         created = services.mute_user(muter=request.user, muted=user)
         return Response(UserSerializer(user).data, status=201 if created else 200)
 
@@ -316,3 +312,19 @@ class MyMutesView(GenericAPIView):
     @extend_schema(responses=UserSerializer(many=True), tags=["users"])
     def get(self, request):
         return users_page(self, selectors.mutes_of(request.user), "muted")
+
+
+class SearchUsersView(GenericAPIView):
+    """Active users whose username or display name contains q (any case), by username."""
+
+    serializer_class = UserSerializer
+    ordering = ("username",)
+
+    @extend_schema(
+        parameters=[search.Q_PARAMETER], responses=UserSerializer(many=True), tags=["search"]
+    )
+    def get(self, request):
+        q = search.read_search_query(request, UserSearchQuerySerializer)
+        users = selectors.search_users(request.user, q=q)
+        page = self.paginate_queryset(users)
+        return self.get_paginated_response(UserSerializer(page, many=True).data)

@@ -14,7 +14,7 @@ from posts.models import Post
 from posts.tests.factories import PostFactory
 from puppies.celery import app
 from puppies.tests.support import WorkerProcess, wait_for, worker_env
-from scripts.services import RedisServer
+from scripts.local_servers import RedisServer
 from users.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -2,7 +2,7 @@
 
 The buffer's Redis here is a real `redis-server` of our own, on a free port and a temp
 dir, started with the persistence `make run` gives its project-local Redis
-(scripts/services.py, REDIS_DURABILITY_ARGS): with `--appendonly no` this test fails,
+(scripts/local_servers.py, REDIS_DURABILITY_ARGS): with `--appendonly no` this test fails,
 because the intents answered before the kill are gone after the restart.
 """
 
@@ -17,7 +17,7 @@ from interactions.models import Like
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from puppies.tests.support import wait_for
-from scripts.services import REDIS_DURABILITY_ARGS, RedisServer
+from scripts.local_servers import REDIS_DURABILITY_ARGS, RedisServer
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")

@@ -22,6 +22,7 @@ from posts.metrics import (
     MEDIA_UPLOADS_STARTED,
 )
 from posts.models import MediaUpload, Post
+from posts.selectors import PostNotFound
 from puppies.errors import Conflict, PayloadTooLarge, ServiceUnavailable
 from users import services as users_services
 from users.models import User
@@ -130,7 +131,7 @@ def complete(upload: MediaUpload) -> MediaUpload:
     return upload
 
 
-def post_upload(author: User, post_id: int) -> MediaUpload:
+def post_upload(author: User, *, post_id: int) -> MediaUpload:
     """The latest upload of the author's post (404 for anyone else)."""
     upload = (
         MediaUpload.objects.filter(
@@ -142,7 +143,7 @@ def post_upload(author: User, post_id: int) -> MediaUpload:
     if upload is None:
         if Post.objects.filter(pk=post_id, author_id=author.pk, deleted_at__isnull=True).exists():
             raise Conflict("This post was created without media: nothing to complete.", "no_media")
-        raise NotFound("Post not found.")
+        raise PostNotFound
     return upload
 
 
@@ -230,7 +231,7 @@ def _publish(upload: MediaUpload, image: images.CheckedImage) -> None:
         "thumbnail_url": files.url(upload.names[1]),
         "blurhash": image.blurhash,
     }
-    post = posts_services.publish_media(upload.post_id, media)
+    post = posts_services.publish_media(upload.post_id, media=media)
     if post is None:  # deleted while its file was checked: nothing will show it
         upload.state = State.PURGED
         upload.save(update_fields=["state"])
@@ -259,7 +260,7 @@ def _reject(upload: MediaUpload, rejected: images.Rejected) -> None:
             state=State.REJECTED, error=rejected.message[:200], finished_at=timezone.now()
         )
         if moved and upload.post_id is not None:
-            posts_services.reject_media(upload.post_id, rejected.message)
+            posts_services.reject_media(upload.post_id, error=rejected.message)
         files.delete_after_commit([upload.incoming_name])
     if moved:
         MEDIA_UPLOADS_REJECTED.labels(upload.kind, rejected.reason).inc()
@@ -360,7 +361,7 @@ def known_names() -> set[str]:
     return names
 
 
-def is_orphan(name: str, known: set[str], *, now=None) -> bool:
+def is_orphan(name: str, *, known: set[str], now=None) -> bool:
     """A stored file no row accounts for, old enough not to be an upload in flight (or a
     check between storing its files and committing its row)."""
     if name in known:

@@ -10,13 +10,14 @@ from rest_framework.views import APIView
 from posts import selectors
 from posts.media import services
 from posts.media.images import FORMATS
+from posts.responses import post_response
 from posts.serializers import (
     AvatarUploadSerializer,
     MediaClaimSerializer,
     PostSerializer,
     UploadReceiptSerializer,
 )
-from posts.views import post_response, upload_block
+from posts.views import upload_block
 from users.serializers import MeSerializer
 
 
@@ -54,8 +55,8 @@ class PostMediaCompleteView(APIView):
 
     @extend_schema(request=None, responses={202: PostSerializer}, tags=["media"])
     def post(self, request, post_id: int):
-        services.complete(services.post_upload(request.user, post_id))
-        post = selectors.get_post(request.user, post_id)
+        services.complete(services.post_upload(request.user, post_id=post_id))
+        post = selectors.get_post(request.user, post_id=post_id)
         return post_response(request, post, status.HTTP_202_ACCEPTED)
 
 

@@ -15,7 +15,7 @@ from posts import services
 from posts.media import files
 from posts.media import services as media_services
 from posts.models import MediaUpload, Post
-from posts.tests.media_support import create, image_bytes, psd_bytes, served, upload
+from posts.tests.support import create, image_bytes, psd_bytes, served, upload
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

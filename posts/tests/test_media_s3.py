@@ -19,7 +19,7 @@ from PIL import Image
 
 from posts import services
 from posts.models import Post
-from posts.tests.media_support import image_bytes, psd_bytes
+from posts.tests.support import image_bytes, psd_bytes
 from puppies.tests.support import wait_for
 from users.tests.factories import UserFactory
 

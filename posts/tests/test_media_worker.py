@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from prometheus_client import REGISTRY
 
-from posts.tests.media_support import create, image_bytes, psd_bytes, served, upload
+from posts.tests.support import create, image_bytes, psd_bytes, served, upload
 from puppies.tests.support import WorkerProcess, wait_for, worker_env
 from users.tests.factories import UserFactory
 

@@ -10,7 +10,7 @@ from conftest import bearer
 from posts import services
 from posts.models import Pin, Post
 from posts.tests.factories import PostFactory
-from users import services as user_services
+from users import moderation
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +94,7 @@ def test_a_post_others_cannot_see_cannot_be_pinned(as_user, user):
 def test_a_hidden_or_suspended_authors_pins_are_not_shown(as_user, user, api):
     post = PostFactory(author=user)
     as_user.post(f"/v1/posts/{post.id}/pin")
-    user_services.suspend_user(user, actor=UserFactory(role="moderator"), reason="spam")
+    moderation.suspend_user(user, actor=UserFactory(role="moderator"), reason="spam")
 
     assert api.get(f"/v1/users/{user.id}/pinned").status_code == 404
     assert api.get("/v1/users/999999/pinned").status_code == 404

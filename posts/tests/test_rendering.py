@@ -10,9 +10,9 @@ from interactions.services import drain_like_buffer
 from posts import rendering
 from posts.models import Post
 from posts.tests.factories import PostFactory
-from posts.tests.media_support import create, image_bytes, upload
+from posts.tests.support import create, image_bytes, upload
 from puppies import redis as puppies_redis
-from users import services as user_services
+from users import moderation
 from users.models import User
 from users.tests.factories import UserFactory
 
@@ -215,7 +215,7 @@ def test_with_redis_down_posts_are_rendered_from_postgresql(as_user, settings):
 def test_suspended_author_profile_summary_does_not_block_rendering(api, moderator):
     author = UserFactory()
     post = PostFactory(author=author)
-    user_services.suspend_user(author, actor=moderator, reason="spam")
+    moderation.suspend_user(author, actor=moderator, reason="spam")
 
     assert detail(api, post.id)["id"] == post.id  # posts stay up, judged one by one
 

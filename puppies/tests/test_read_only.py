@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from interactions.services import drain_like_buffer
 from posts.tests.factories import PostFactory
-from scripts.services import PostgresServer, find_binary
+from scripts.local_servers import PostgresServer, find_binary
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -147,7 +147,7 @@ def test_a_follow_racing_a_block_never_outlives_it(transactional_db):
                 connection.close()
 
         threads = [
-            threading.Thread(target=run, args=(lambda: services.follow(them, me),)),
+            threading.Thread(target=run, args=(lambda: services.follow(them, followee=me),)),
             threading.Thread(
                 target=run, args=(lambda: services.block_user(blocker=me, blocked=them),)
             ),

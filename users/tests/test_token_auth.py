@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
-from users import revocations, services
+from users import moderation, revocations
 from users.auth import AccessToken
 from users.models import User
 from users.tests.factories import UserFactory
@@ -93,10 +93,10 @@ def test_suspension_and_unsuspension_take_effect_on_the_next_request(member):
     client = client_with(log_in(member.username)["access"])
     assert client.get("/v1/feed").status_code == 200
 
-    services.suspend_user(member, actor=moderator, reason="spam wave")
+    moderation.suspend_user(member, actor=moderator, reason="spam wave")
     assert client.get("/v1/feed").status_code == 401
 
-    services.unsuspend_user(member, actor=moderator, reason="appeal")
+    moderation.unsuspend_user(member, actor=moderator, reason="appeal")
     assert client.get("/v1/feed").status_code == 200
 
 
@@ -110,7 +110,7 @@ def test_a_deleted_account_token_stops_working(member):
 def test_redis_losing_the_mirror_does_not_unsuspend_anyone(member):
     moderator = UserFactory(role=User.Role.MODERATOR)
     client = client_with(log_in(member.username)["access"])
-    services.suspend_user(member, actor=moderator, reason="spam wave")
+    moderation.suspend_user(member, actor=moderator, reason="spam wave")
 
     get_redis_connection("default").flushdb()  # a Redis restart without persistence
 
@@ -124,10 +124,10 @@ def test_with_redis_down_postgresql_decides(member, settings):
     settings.REDIS_URL = DEAD_REDIS
 
     assert client.get("/v1/feed").status_code == 200
-    services.suspend_user(member, actor=moderator, reason="spam wave")
+    moderation.suspend_user(member, actor=moderator, reason="spam wave")
     assert client.get("/v1/feed").status_code == 401
 
-    services.unsuspend_user(member, actor=moderator, reason="appeal")
+    moderation.unsuspend_user(member, actor=moderator, reason="appeal")
     assert client.get("/v1/feed").status_code == 200
     User.objects.filter(pk=member.pk).update(tokens_valid_after=timezone.now())
     assert client.get("/v1/feed").status_code == 401
@@ -173,7 +173,7 @@ def test_the_check_riding_on_a_view_script_refuses_a_suspended_token_and_records
     for _ in range(2):  # the post and its author's summary are cached: the fast paths
         assert client.get(f"/v1/posts/{post.id}").status_code == 200
         assert client.get("/v1/feed").status_code == 200
-    services.suspend_user(member, actor=moderator, reason="spam wave")
+    moderation.suspend_user(member, actor=moderator, reason="spam wave")
     if flush_mirror:
         get_redis_connection("default").flushdb()
 
@@ -219,7 +219,7 @@ def test_post_creation_carrying_the_check_refuses_a_revoked_token_and_writes_not
     assert client.post("/v1/posts", {"content": "first"}, format="json").status_code == 201
     if revoke == "suspend":
         moderator = UserFactory(role=User.Role.MODERATOR)
-        services.suspend_user(member, actor=moderator, reason="spam wave")
+        moderation.suspend_user(member, actor=moderator, reason="spam wave")
     elif revoke == "logout":
         revocations.revoke_tokens(member)
     else:  # as if mirroring it to Redis failed: only PostgreSQL knows

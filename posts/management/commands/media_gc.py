@@ -25,7 +25,7 @@ class Command(BaseCommand):
         with tqdm(desc="files checked", unit=" files", file=self.stderr) as progress:
             for prefix in files.ALL_PREFIXES:
                 for name in files.walk(prefix):
-                    if services.is_orphan(name, known):
+                    if services.is_orphan(name, known=known):
                         orphans.append(name)
                     progress.update()
         for name in orphans:

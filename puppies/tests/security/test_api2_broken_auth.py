@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from users import services
+from users import moderation
 from users.tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def test_suspended_user_is_locked_out_everywhere_at_once(api, client_for, member
     writer = client_for(member)
     assert writer.get(ME).status_code == 200
 
-    services.suspend_user(member, actor=moderator, reason="spam wave")
+    moderation.suspend_user(member, actor=moderator, reason="spam wave")
 
     # the access token in hand stops working on its very next request
     assert writer.get(ME).status_code == 401
@@ -94,8 +94,8 @@ def test_suspended_user_is_locked_out_everywhere_at_once(api, client_for, member
 
 
 def test_unsuspended_user_can_log_in_again(api, member, moderator):
-    services.suspend_user(member, actor=moderator, reason="mistake")
-    services.unsuspend_user(member, actor=moderator, reason="appeal accepted")
+    moderation.suspend_user(member, actor=moderator, reason="mistake")
+    moderation.unsuspend_user(member, actor=moderator, reason="appeal accepted")
 
     assert login(api, member.username).status_code == 200
 
@@ -104,7 +104,7 @@ def test_suspended_moderator_loses_the_admin_too(admin_client_for, moderator, si
     session = admin_client_for(moderator)
     assert session.get("/admin/posts/post/").status_code == 200
 
-    services.suspend_user(moderator, actor=site_admin, reason="compromised account")
+    moderation.suspend_user(moderator, actor=site_admin, reason="compromised account")
 
     assert session.get("/admin/posts/post/").status_code == 302
 

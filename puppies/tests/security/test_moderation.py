@@ -7,7 +7,7 @@ from interactions.models import Comment, Report
 from interactions.tests.factories import CommentFactory, ReportFactory
 from posts.models import Post
 from posts.tests.factories import PostFactory
-from users import services as user_services
+from users import moderation
 from users.models import AuditLog, User
 from users.tests.factories import UserFactory
 
@@ -183,7 +183,9 @@ def test_admin_lists_run_a_fixed_number_of_queries(
     def make(n):
         if make_rows is None:
             for post in PostFactory.create_batch(n):
-                user_services.record_action(moderator, "hide_post", post, "spam")
+                moderation.record_action(
+                    moderator, action=AuditLog.Action.HIDE_POST, target=post, reason="spam"
+                )
         else:
             make_rows(n)
 
