@@ -118,6 +118,8 @@ def add_error_responses(result, generator, request, public):
 _BAD_CURSOR = "Also a `cursor` that is not one this API gave (tampered, foreign or old)."
 _WHY_400 = {
     ("/v1/users/{user_id}/follow", "post"): "Also following yourself.",
+    ("/v1/users/{user_id}/block", "post"): "Also blocking yourself.",
+    ("/v1/users/{user_id}/mute", "post"): "Also muting yourself.",
     ("/v1/auth/password", "post"): "Also a wrong `old_password`, or a `new_password` the "
     "password validators refuse (too short, too common, all digits, like the username).",
     ("/v1/auth/register", "post"): "Also a `password` the password validators refuse.",
@@ -135,7 +137,8 @@ _WHY_400 = {
 }
 
 # OpenAPI links: a created post's id is what its own operations take (schemathesis's
-# stateful phase follows them: create, then read, edit, like, report, delete). Not
+# stateful phase follows them: create, then read, edit, like, bookmark, pin, read its
+# history, report, delete). Not reposting: a repost of one's own post is a 403. Not
 # commenting: a post created with media is pending until its upload, and comments on a
 # pending post are 404 even for its author (likes are not): a question for the posts
 # owners, not a link to follow.
@@ -151,6 +154,11 @@ _LINKS = {
             ("Like", "posts_likes_create"),
             ("Unlike", "posts_likes_destroy"),
             ("Report", "posts_reports_create"),
+            ("Bookmark", "posts_bookmark_create"),
+            ("Unbookmark", "posts_bookmark_destroy"),
+            ("Pin", "posts_pin_create"),
+            ("Unpin", "posts_pin_destroy"),
+            ("History", "posts_history_list"),
             ("CompleteMedia", "posts_media_complete_create"),
         ]
     }

@@ -105,6 +105,16 @@ def test_the_schema_excludes_what_the_api_refuses(schema):
     assert "409" in schema["paths"]["/v1/auth/register"]["post"]["responses"]
 
 
+@pytest.mark.parametrize(("relation", "verb"), [("block", "blocking"), ("mute", "muting")])
+def test_blocking_or_muting_yourself_is_a_documented_400(schema, as_user, user, relation, verb):
+    operation = schema["paths"][f"/v1/users/{{user_id}}/{relation}"]["post"]
+
+    response = as_user.post(f"/v1/users/{user.id}/{relation}")
+
+    assert response.status_code == 400
+    assert f"{verb} yourself" in operation["responses"]["400"]["description"]
+
+
 @pytest.mark.parametrize("query", ["limit=5&limit=", "limit=5&limit=6", "cursor=a&cursor=b"])
 def test_a_page_parameter_given_twice_is_400(as_user, user, query):
     for path in ("/v1/feed", f"/v1/users/{user.id}/posts"):
@@ -143,5 +153,8 @@ def test_a_created_post_links_to_its_own_operations(schema, as_user):
         "parameters": {"post_id": "$response.body#/id"},
     }
     assert as_user.get(f"/v1/posts/{post_id}").status_code == 200
+    assert {"Bookmark", "Pin", "History"} <= set(links)
+    assert as_user.post(f"/v1/posts/{post_id}/pin").status_code == 201
+    assert as_user.get(f"/v1/posts/{post_id}/history").status_code == 200
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     assert {link["operationId"] for link in links.values()} <= operations
