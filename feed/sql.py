@@ -132,12 +132,42 @@ WHERE post_id = %(post)s
 RETURNING owner_id
 """  # noqa: S608
 
-# One repost's entries leave its reposter's followers' feeds; -> their owners.
+# One repost's entries leave its reposter's followers' feeds; -> their owners. A feed has
+# one entry per post, written by whichever push came first: an owner who still follows
+# the author (pushed) or another reposter keeps the post, as theirs (the author's own
+# first, else the earliest repost left), at that one's time.
 REMOVE_REPOST = f"""
-DELETE FROM {ENTRY}
-WHERE post_id = %(post)s AND reposted_by_id = %(reposter)s
-  AND owner_id IN (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(reposter)s)
-RETURNING owner_id
+WITH gone AS (
+    SELECT e.owner_id, e.author_id FROM {ENTRY} e
+    WHERE e.post_id = %(post)s AND e.reposted_by_id = %(reposter)s
+      AND e.owner_id IN (SELECT follower_id FROM {FOLLOW} WHERE followee_id = %(reposter)s)
+), kept AS (
+    SELECT DISTINCT ON (owner_id) owner_id, reposted_by_id, created_at
+    FROM (
+        SELECT g.owner_id, NULL::bigint AS reposted_by_id, p.created_at, 0 AS rank
+        FROM gone g
+        JOIN {FOLLOW} f ON f.follower_id = g.owner_id AND f.followee_id = g.author_id
+        JOIN {POST} p ON p.id = %(post)s
+        WHERE NOT EXISTS (SELECT 1 FROM {VIP} v WHERE v.user_id = g.author_id)
+        UNION ALL
+        SELECT g.owner_id, r.user_id, r.created_at, 1
+        FROM gone g
+        JOIN {FOLLOW} f ON f.follower_id = g.owner_id
+        JOIN {REPOST} r ON r.user_id = f.followee_id AND r.post_id = %(post)s
+        WHERE r.user_id <> %(reposter)s
+    ) candidate
+    ORDER BY owner_id, rank, created_at
+), moved AS (
+    UPDATE {ENTRY} e SET reposted_by_id = k.reposted_by_id, created_at = k.created_at
+    FROM kept k WHERE e.owner_id = k.owner_id AND e.post_id = %(post)s
+    RETURNING e.owner_id
+), removed AS (
+    DELETE FROM {ENTRY} e
+    WHERE e.post_id = %(post)s AND e.owner_id IN (SELECT owner_id FROM gone)
+      AND e.owner_id NOT IN (SELECT owner_id FROM kept)
+    RETURNING e.owner_id
+)
+SELECT owner_id FROM moved UNION ALL SELECT owner_id FROM removed
 """  # noqa: S608
 
 

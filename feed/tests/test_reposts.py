@@ -96,6 +96,44 @@ def test_unrepost_delete_and_hide_take_reposts_out_of_feeds(
     assert not FeedEntry.objects.filter(post_id__in=[undone.id, deleted.id, hidden.id]).exists()
 
 
+def test_a_post_another_followee_still_reposts_stays_after_one_unreposts(
+    as_user, client_for, drain_outbox
+):
+    rex, pip = UserFactory(), UserFactory()
+    follow(as_user, rex, pip)
+    post = PostFactory()  # by someone the reader does not follow
+    repost(client_for, rex, post)
+    drain_outbox()
+    repost(client_for, pip, post)  # the feed has the post already: rex's entry stays
+    drain_outbox()
+    assert shown(as_user) == [(post.id, rex.username)]
+
+    assert client_for(rex).delete(f"/v1/posts/{post.id}/reposts").status_code == 204
+    drain_outbox()
+
+    assert shown(as_user) == [(post.id, pip.username)]  # it was gone from the feed
+    assert client_for(pip).delete(f"/v1/posts/{post.id}/reposts").status_code == 204
+    drain_outbox()
+    assert shown(as_user) == []
+
+
+def test_a_post_of_a_followed_author_stays_after_the_repost_that_brought_it_goes(
+    as_user, client_for, drain_outbox
+):
+    rex, author = UserFactory(), UserFactory()
+    follow(as_user, rex)
+    post = PostFactory(author=author)
+    repost(client_for, rex, post)
+    drain_outbox()
+    follow(as_user, author)  # its backfill finds the post in the feed already
+    assert shown(as_user) == [(post.id, rex.username)]
+
+    assert client_for(rex).delete(f"/v1/posts/{post.id}/reposts").status_code == 204
+    drain_outbox()
+
+    assert shown(as_user) == [(post.id, None)]
+
+
 def test_unfollowing_the_reposter_takes_the_repost_away(as_user, client_for, drain_outbox):
     rex = UserFactory()
     follow(as_user, rex)
