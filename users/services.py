@@ -15,8 +15,8 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from feed import services as feed
-from interactions import services as interactions
 from interactions.models import Notification
+from interactions.services import notifications
 from posts import rendering
 from puppies import ratelimit
 from puppies.errors import Conflict
@@ -271,7 +271,7 @@ def follow(follower: User, *, followee: User) -> bool:
             User.objects.filter(pk=followee.pk).update(follower_count=F("follower_count") + 1)
             feed.start_following(follower, followee)
             profiles.changed(follower, followee)  # their counts, the follower's is_following
-            interactions.notify(followee, follower, Notification.Type.FOLLOW)
+            notifications.notify(followee, follower, Notification.Type.FOLLOW)
     return created
 
 

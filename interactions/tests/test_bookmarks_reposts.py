@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from conftest import bearer
 from feed import services as feed
 from interactions import viewer_sets
-from interactions.services import drain_like_buffer
+from interactions.services.likes import drain_like_buffer
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from users.tests.factories import UserFactory
