@@ -207,7 +207,7 @@ class Drainer(threading.Thread):
 
 def service_send(post: Post):
     def send(fan: User, state: dict) -> int:
-        return 201 if likes.like_post(fan, post.pk).created else 200
+        return 201 if likes.like_post(fan, post_id=post.pk).created else 200
 
     return send
 

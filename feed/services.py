@@ -53,7 +53,7 @@ def restore_post(post: Post) -> None:
     _emit([post.pk], OutboxEvent.Kind.POST_PUBLISHED)
 
 
-def start_following(follower: User, followee: User) -> None:
+def start_following(follower: User, *, followee: User) -> None:
     """`follower` now follows `followee`: backfill the followee's recent posts.
 
     A handful of rows, written in the follow's own transaction so the next feed read
@@ -81,7 +81,7 @@ def pull_always(author: User) -> None:
         transaction.on_commit(lambda: _promoted([author.pk]))
 
 
-def announce_imported_posts(author_id: int, post_ids: list[int]) -> None:
+def announce_imported_posts(author_id: int, *, post_ids: list[int]) -> None:
     """A batch of imported posts was published: their followers' feeds must receive them.
 
     A pulled author's posts need nothing (reads merge them); otherwise one outbox event
@@ -92,7 +92,7 @@ def announce_imported_posts(author_id: int, post_ids: list[int]) -> None:
     _emit(post_ids, OutboxEvent.Kind.POST_PUBLISHED)
 
 
-def stop_following(follower: User, followee: User) -> None:
+def stop_following(follower: User, *, followee: User) -> None:
     """`follower` no longer follows `followee`: drop the followee's posts and reposts from
     the feed."""
     # At most the feed cap of rows, found through the primary key's owner prefix.
@@ -150,7 +150,7 @@ def dispatch(event_id: int) -> bool:
     return True
 
 
-def relay_outbox(limit: int = 1000, *, due_after_s: float | None = None) -> int:
+def relay_outbox(*, limit: int = 1000, due_after_s: float | None = None) -> int:
     """Re-dispatch events still unprocessed `due_after_s` (OUTBOX_REDISPATCH_AFTER_S)
     after their last dispatch."""
     now = timezone.now()

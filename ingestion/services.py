@@ -563,7 +563,7 @@ def _write_records(source: Source, pairs: list[tuple[Record, dict]], outcome: _O
                 )
             )
     comment_ids = comments.import_comments(
-        author=bot, items=[(post_ids[r.parent_id], r.content) for r in placeable]
+        bot, items=[(post_ids[r.parent_id], r.content) for r in placeable]
     )
     for record, pk in zip(placeable, comment_ids, strict=True):
         if pk is None:  # its post was deleted or hidden here: no comment, as for anyone

@@ -13,7 +13,7 @@ from users.selectors import without_hidden
 # --- comments -----------------------------------------------------------------
 
 
-def post_comments(viewer: User, post_id: int) -> QuerySet[Comment]:
+def post_comments(viewer: User, *, post_id: int) -> QuerySet[Comment]:
     """The live comments of a post with their authors, for CommentSerializer, minus those
     of authors blocked either way or muted by the viewer."""
     comments = Comment.objects.filter(
@@ -22,7 +22,7 @@ def post_comments(viewer: User, post_id: int) -> QuerySet[Comment]:
     return without_hidden(comments, viewer, "author_id", mutes=True).select_related("author")
 
 
-def get_comment(viewer: User, comment_id: int) -> Comment | None:
+def get_comment(viewer: User, *, comment_id: int) -> Comment | None:
     """A live comment on a post the viewer may read, with its post."""
     comment = (
         Comment.objects.select_related("post")
@@ -142,7 +142,7 @@ def notification_groups(recipient: User) -> QuerySet[dict]:
     )
 
 
-def with_newest_actors(recipient: User, groups: list[dict]) -> list[dict]:
+def with_newest_actors(recipient: User, *, groups: list[dict]) -> list[dict]:
     """`groups` (a page of notification_groups) with `actors`: the ACTORS_PER_GROUP newest
     actors of each, newest first, in one query whatever the page size."""
     if not groups:

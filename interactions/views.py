@@ -41,7 +41,7 @@ class PostCommentsView(GenericAPIView):
     @extend_schema(responses=CommentSerializer(many=True), tags=["comments"])
     def get(self, request, post_id: int):
         post_selectors.get_post_or_404(request.user, post_id=post_id)
-        page = self.paginate_queryset(selectors.post_comments(request.user, post_id))
+        page = self.paginate_queryset(selectors.post_comments(request.user, post_id=post_id))
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(
@@ -54,7 +54,7 @@ class PostCommentsView(GenericAPIView):
     def post(self, request, post_id: int):
         ratelimit.enforce_with_token_check(request, "comment", request.user.pk)
         data = validated(CommentWriteSerializer, request.data)
-        comment = comments.create_comment(post_id=post_id, author=request.user, **data)
+        comment = comments.create_comment(request.user, post_id=post_id, **data)
         return Response(represent(CommentSerializer, comment), status=status.HTTP_201_CREATED)
 
 
@@ -63,7 +63,7 @@ class CommentDetailView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["comments"])
     def delete(self, request, comment_id: int):
-        comment = selectors.get_comment(request.user, comment_id)
+        comment = selectors.get_comment(request.user, comment_id=comment_id)
         if comment is None:
             raise NotFound("Comment not found.")
         comments.delete_comment(comment, actor=request.user)
@@ -89,9 +89,7 @@ class PostReportsView(GenericAPIView):
         ratelimit.enforce(request, "report", request.user.pk)
         data = ReportWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report, created = reports.report_post(
-            post=post, reporter=request.user, **data.validated_data
-        )
+        report, created = reports.report_post(request.user, post=post, **data.validated_data)
         return Response(
             ReportSerializer(report).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -151,7 +149,7 @@ class NotificationListView(GenericAPIView):
         self._grouped = query.validated_data["grouped"]
         if self._grouped:
             page = self.paginate_queryset(selectors.notification_groups(request.user))
-            page = selectors.with_newest_actors(request.user, page)
+            page = selectors.with_newest_actors(request.user, groups=page)
             return self.get_paginated_response(NotificationGroupSerializer(page, many=True).data)
         page = self.paginate_queryset(selectors.notifications_for(request.user))
         return self.get_paginated_response(NotificationSerializer(page, many=True).data)
@@ -192,7 +190,7 @@ class PostLikeView(GenericAPIView):
         description="201 if this liked the post, 200 if the caller already liked it.",
     )
     def post(self, request, post_id: int):
-        state = likes.like_post(request.user, post_id)
+        state = likes.like_post(request.user, post_id=post_id)
         return Response(
             represent(LikeSerializer, state),
             status=status.HTTP_201_CREATED if state.created else status.HTTP_200_OK,
@@ -200,7 +198,7 @@ class PostLikeView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["likes"])
     def delete(self, request, post_id: int):
-        likes.unlike_post(request.user, post_id)
+        likes.unlike_post(request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -221,7 +219,7 @@ class PostBookmarkView(GenericAPIView):
     )
     def post(self, request, post_id: int):
         post = post_selectors.get_post_or_404(request.user, post_id=post_id)
-        created = bookmarks.bookmark_post(user=request.user, post=post)
+        created = bookmarks.bookmark_post(request.user, post=post)
         return Response(
             {"post_id": post.pk, "bookmarked_by_me": True},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -229,7 +227,7 @@ class PostBookmarkView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["bookmarks"])
     def delete(self, request, post_id: int):
-        bookmarks.unbookmark_post(user=request.user, post_id=post_id)
+        bookmarks.unbookmark_post(request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -263,7 +261,7 @@ class PostRepostView(GenericAPIView):
     def post(self, request, post_id: int):
         ratelimit.enforce(request, "repost", request.user.pk)
         state = reposts.repost_post(
-            user=request.user, post=post_selectors.get_post_or_404(request.user, post_id=post_id)
+            request.user, post=post_selectors.get_post_or_404(request.user, post_id=post_id)
         )
         return Response(
             represent(RepostSerializer, state),
@@ -273,5 +271,5 @@ class PostRepostView(GenericAPIView):
     @extend_schema(responses={204: None}, tags=["reposts"])
     def delete(self, request, post_id: int):
         ratelimit.enforce(request, "repost", request.user.pk)
-        reposts.unrepost_post(user=request.user, post_id=post_id)
+        reposts.unrepost_post(request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

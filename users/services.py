@@ -269,9 +269,9 @@ def follow(follower: User, *, followee: User) -> bool:
         if created:
             User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
             User.objects.filter(pk=followee.pk).update(follower_count=F("follower_count") + 1)
-            feed.start_following(follower, followee)
+            feed.start_following(follower, followee=followee)
             profiles.changed(follower, followee)  # their counts, the follower's is_following
-            notifications.notify(followee, follower, Notification.Type.FOLLOW)
+            notifications.notify(followee, actor=follower, type=Notification.Type.FOLLOW)
     return created
 
 
@@ -286,7 +286,7 @@ def unfollow(follower: User, *, followee: User) -> None:
             User.objects.filter(pk=followee.pk, follower_count__gt=0).update(
                 follower_count=F("follower_count") - 1
             )
-            feed.stop_following(follower, followee)
+            feed.stop_following(follower, followee=followee)
             profiles.changed(follower, followee)
 
 

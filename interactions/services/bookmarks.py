@@ -8,7 +8,7 @@ from posts.models import Post
 from users.models import User
 
 
-def bookmark_post(*, user: User, post: Post) -> bool:
+def bookmark_post(user: User, *, post: Post) -> bool:
     """`user` bookmarks a post they may see (idempotent); True if this bookmarked it."""
     with connection.cursor() as cursor:
         cursor.execute(sql.ADD_BOOKMARK, {"user": user.pk, "post": post.pk, "now": timezone.now()})
@@ -18,7 +18,7 @@ def bookmark_post(*, user: User, post: Post) -> bool:
     return created
 
 
-def unbookmark_post(*, user: User, post_id: int) -> None:
+def unbookmark_post(user: User, *, post_id: int) -> None:
     """`user` removes their bookmark of the post (idempotent)."""
     with connection.cursor() as cursor:
         cursor.execute(sql.REMOVE_BOOKMARK, {"user": user.pk, "post": post_id})

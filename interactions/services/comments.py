@@ -21,7 +21,7 @@ from users import moderation
 from users.models import AuditLog, User
 
 
-def create_comment(*, post_id: int, author: User, content: str) -> Comment:
+def create_comment(author: User, *, post_id: int, content: str) -> Comment:
     """A comment on a post others may see (NotFound if not); its author is notified."""
     # One statement, atomic on its own (the common case, and a hot path); mentions are
     # notified in the same transaction.
@@ -30,7 +30,11 @@ def create_comment(*, post_id: int, author: User, content: str) -> Comment:
         comment = _insert_comment(post_id, author, content)
         if mentions:
             notify_mentions(
-                author, content, post=comment.post, comment=comment, skip=[comment.post.author_id]
+                author,
+                text=content,
+                post=comment.post,
+                comment=comment,
+                skip=[comment.post.author_id],
             )
     return comment
 
@@ -56,7 +60,7 @@ def _insert_comment(post_id: int, author: User, content: str) -> Comment:
 
 
 @transaction.atomic
-def import_comments(*, author: User, items: Sequence[tuple[int, str]]) -> list[int | None]:
+def import_comments(author: User, *, items: Sequence[tuple[int, str]]) -> list[int | None]:
     """Many comments of `author` at once (an import), `items` being (post id, content).
 
     What `create_comment` does for each, set-based: posts not visible (deleted, hidden,
@@ -99,7 +103,7 @@ def import_comments(*, author: User, items: Sequence[tuple[int, str]]) -> list[i
         if "@" in content:
             notify_mentions(
                 author,
-                content,
+                text=content,
                 post=Post(pk=post_id, author_id=authors[post_id]),
                 comment=Comment(pk=pk, post_id=post_id, author_id=author.pk, content=content),
                 skip=[authors[post_id]],
@@ -141,7 +145,7 @@ def import_comment_change(comment_id: int, *, author: User, content: str) -> boo
     comment.save(update_fields=["content"])
     post = Post(pk=comment.post_id)
     post_changed(post)
-    notify_mentions(author, content, post=post, comment=comment, previous_text=previous)
+    notify_mentions(author, text=content, post=post, comment=comment, previous_text=previous)
     return True
 
 

@@ -37,13 +37,13 @@ class LikeState:
     created: bool  # this call liked the post (201), as opposed to it being liked already
 
 
-def like_post(user: User, post_id: int) -> LikeState:
+def like_post(user: User, *, post_id: int) -> LikeState:
     """`user` likes the post (idempotent); NotFound if they may not see it. Counts against
     the user's RATELIMIT_LIKE (RateLimited past it), in the like's own Redis call."""
     return _set_like(user, post_id, liked=True)
 
 
-def unlike_post(user: User, post_id: int) -> LikeState:
+def unlike_post(user: User, *, post_id: int) -> LikeState:
     """`user` no longer likes the post (idempotent); NotFound if they may not see it.
     Counts against the same limit as a like."""
     return _set_like(user, post_id, liked=False)
@@ -123,7 +123,7 @@ def _set_like_directly(user: User, post: Post, *, liked: bool) -> LikeState:
         intent = like_buffer.Intent(post.pk, user.pk, liked, 0)
         transaction.on_commit(lambda: _keep_liked_set(intent))
     if changed and liked:
-        notify(post.author_id, user, Notification.Type.LIKE, post=post)
+        notify(post.author_id, actor=user, type=Notification.Type.LIKE, post=post)
     return LikeState(post.pk, liked, like_count, created=changed and liked)
 
 

@@ -16,9 +16,9 @@ from users.selectors import hidden_q
 
 def notify(
     recipient: User | int,
+    *,
     actor: User,
     type: str,
-    *,
     post: Post | None = None,
     comment=None,
 ) -> None:
@@ -56,8 +56,8 @@ def mentioned_usernames(text: str) -> list[str]:
 
 def notify_mentions(
     actor: User,
-    text: str,
     *,
+    text: str,
     post: Post,
     comment: Comment | None = None,
     skip: Collection[int] = (),

@@ -9,7 +9,7 @@ from users.models import AuditLog, User
 
 
 def report_post(
-    *, post: Post, reporter: User, reason: str, details: str = ""
+    reporter: User, *, post: Post, reason: str, details: str = ""
 ) -> tuple[Report, bool]:
     """File a report for moderators; (report, created). A repeat open report returns the first."""
     open_reports = Report.objects.filter(post=post, reporter=reporter, status=Report.Status.OPEN)

@@ -23,7 +23,7 @@ class RepostState:
     created: bool  # this call reposted the post (201), as opposed to it being reposted already
 
 
-def repost_post(*, user: User, post: Post) -> RepostState:
+def repost_post(user: User, *, post: Post) -> RepostState:
     """`user` reposts someone else's published post (idempotent): PermissionDenied for
     their own, NotFound if it is not visible (any more)."""
     if post.author_id == user.pk:
@@ -48,7 +48,7 @@ def repost_post(*, user: User, post: Post) -> RepostState:
     return RepostState(post_id=post.pk, reposted_by_me=True, repost_count=count, created=created)
 
 
-def unrepost_post(*, user: User, post_id: int) -> None:
+def unrepost_post(user: User, *, post_id: int) -> None:
     """`user` takes back their repost of the post (idempotent); it leaves the feeds it
     was pushed to (an outbox event, as the repost's)."""
     params = {

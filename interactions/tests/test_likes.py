@@ -39,7 +39,8 @@ def like_notifications(post) -> list[tuple[int, int]]:
 
 
 def like(user, post, liked: bool = True) -> likes.LikeState:
-    return likes.like_post(user, post.pk) if liked else likes.unlike_post(user, post.pk)
+    set_like = likes.like_post if liked else likes.unlike_post
+    return set_like(user, post_id=post.pk)
 
 
 # --- the API -----------------------------------------------------------------------------
