@@ -3,6 +3,7 @@
 from django.db import connection
 from django.db.models import BigIntegerField, Case, Count, F, Max, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
+from rest_framework.exceptions import NotFound
 
 from interactions import sql
 from interactions.models import Bookmark, Comment, Like, Notification
@@ -20,6 +21,21 @@ def post_comments(viewer: User, *, post_id: int) -> QuerySet[Comment]:
         post_id=post_id, deleted_at__isnull=True, hidden_at__isnull=True
     )
     return without_hidden(comments, viewer, "author_id", mutes=True).select_related("author")
+
+
+class CommentNotFound(NotFound):
+    """The one 404 of a comment: absent, deleted, hidden, or on a post the caller may not
+    read -- the same answer for each."""
+
+    default_detail = "Comment not found."
+
+
+def get_comment_or_404(viewer: User, *, comment_id: int) -> Comment:
+    """A live comment on a post `viewer` may read, with its post, or CommentNotFound."""
+    comment = get_comment(viewer, comment_id=comment_id)
+    if comment is None:
+        raise CommentNotFound
+    return comment
 
 
 def get_comment(viewer: User, *, comment_id: int) -> Comment | None:

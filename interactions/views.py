@@ -1,6 +1,5 @@
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -63,9 +62,7 @@ class CommentDetailView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["comments"])
     def delete(self, request, comment_id: int):
-        comment = selectors.get_comment(request.user, comment_id=comment_id)
-        if comment is None:
-            raise NotFound("Comment not found.")
+        comment = selectors.get_comment_or_404(request.user, comment_id=comment_id)
         comments.delete_comment(comment, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -10,7 +10,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
@@ -264,7 +264,7 @@ def follow(follower: User, *, followee: User) -> bool:
     with transaction.atomic():
         _lock_pair(follower.pk, followee.pk)
         if selectors.blocked_between(follower.pk, followee.pk):
-            raise NotFound("User not found.")  # as their profile answers
+            raise selectors.UserNotFound  # as their profile answers
         _, created = Follow.objects.get_or_create(follower=follower, followee=followee)
         if created:
             User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)

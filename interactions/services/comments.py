@@ -8,10 +8,11 @@ import orjson
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 
 from interactions import sql
 from interactions.models import Comment, Notification
+from interactions.selectors import CommentNotFound
 from interactions.services.notifications import mentioned_usernames, notify_mentions
 from posts.models import Post
 from posts.rendering import invalidate_posts, post_changed
@@ -164,7 +165,7 @@ def delete_comment(comment: Comment, *, actor: User) -> None:
         pk=comment.pk, deleted_at__isnull=True, hidden_at__isnull=True
     ).update(deleted_at=timezone.now())
     if not deleted:
-        raise NotFound("Comment not found.")
+        raise CommentNotFound
     Post.objects.filter(pk=comment.post_id, comment_count__gt=0).update(
         comment_count=F("comment_count") - 1
     )

@@ -4,13 +4,14 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 
 from feed import services as feed
 from feed.models import OutboxEvent
 from interactions import sql, viewer_sets
 from posts.models import Post
 from posts.rendering import post_changed
+from posts.selectors import PostNotFound
 from puppies import tracing
 from users.models import User
 
@@ -39,7 +40,7 @@ def repost_post(user: User, *, post: Post) -> RepostState:
         cursor.execute(sql.ADD_REPOST, params)
         row = cursor.fetchone()
     if row is None:  # deleted or hidden meanwhile
-        raise NotFound("Post not found.")
+        raise PostNotFound
     created, count, event_id, _ = row
     if created:
         feed.events_written([event_id])
