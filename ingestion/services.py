@@ -597,9 +597,7 @@ def _apply_change(bot: User, post_id: int | None, comment_id: int | None, conten
     """The item's text changed at the source: through the edit services, so its renderings,
     hashtags and mentions follow. False if it is gone or hidden here."""
     if post_id is not None:
-        post = Post.objects.filter(
-            pk=post_id, deleted_at__isnull=True, hidden_at__isnull=True
-        ).first()
+        post = Post.objects.visible().filter(pk=post_id).first()
         if post is None:
             return False
         posts.edit_post(post, editor=bot, content=content)

@@ -7,7 +7,7 @@ from rest_framework.exceptions import NotFound
 
 from interactions import sql
 from interactions.models import Bookmark, Comment, Like, Notification
-from posts.models import Post, visible_q
+from posts.models import visible_q
 from users.models import User
 from users.selectors import without_hidden
 
@@ -60,12 +60,7 @@ def get_comment(viewer: User, *, comment_id: int) -> Comment | None:
 
 def likes_of(user_id: int) -> QuerySet[Like]:
     """The user's likes of posts anyone may see (their post ids, for rendering)."""
-    return Like.objects.filter(
-        user_id=user_id,
-        post__status=Post.Status.PUBLISHED,
-        post__deleted_at__isnull=True,
-        post__hidden_at__isnull=True,
-    ).only("post_id", "created_at")
+    return Like.objects.filter(visible_q("post__"), user_id=user_id).only("post_id", "created_at")
 
 
 def bookmarks_of(user_id: int) -> QuerySet[Bookmark]:
@@ -115,9 +110,7 @@ def _shown_notifications(recipient: User) -> QuerySet[Notification]:
     notifications = Notification.objects.filter(recipient=recipient)
     return (
         without_hidden(notifications, recipient, "actor_id", mutes=True)
-        .filter(
-            Q(post__isnull=True) | Q(post__deleted_at__isnull=True, post__hidden_at__isnull=True)
-        )
+        .filter(Q(post__isnull=True) | visible_q("post__"))
         .filter(
             Q(comment__isnull=True)
             | Q(comment__deleted_at__isnull=True, comment__hidden_at__isnull=True)
