@@ -25,11 +25,13 @@ from django.utils import timezone
 from feed import heads, sql
 from feed.metrics import FANOUT_LAG, FANOUT_ROWS
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
+from interactions.models import Repost
 from posts.models import Post
 from posts.selectors import visible_posts
 from posts.serializers import FeedPostSerializer
 from puppies import redis as puppies_redis
 from puppies import tracing
+from puppies.celery import app
 from users.models import Follow, User
 
 logger = logging.getLogger(__name__)
@@ -122,16 +124,13 @@ def _emit(post_ids: list[int], kind: str) -> None:
 def events_written(event_ids: list[int]) -> None:
     """Outbox events were written (by `_emit`, or with their posts by posts.sql): without
     workers (eager mode) there is no relay, so they fan out here once committed."""
-    from puppies.celery import app
-
     if app.conf.task_always_eager:
         transaction.on_commit(lambda: [dispatch(event_id) for event_id in event_ids])
 
 
 def dispatch(event_id: int) -> bool:
     """Hand an event to the broker; False (logged) if the broker is unreachable."""
-    from feed.tasks import fan_out_post
-    from puppies.celery import app
+    from feed.tasks import fan_out_post  # feed.tasks imports this module (tasks call services)
 
     if app.conf.task_always_eager:
         fan_out_post.apply_async((event_id,))
@@ -230,8 +229,6 @@ def push_repost(post: Post, *, reposter_id: int) -> int:
     author's push, another followee's repost) keep that entry: a post is in a feed once.
     A VIP reposter's reposts are pulled at read time (feed.sql.feed_page), like its posts.
     Nothing if the post is no longer visible or the repost was taken back meanwhile."""
-    from interactions.models import Repost
-
     repost = Repost.objects.filter(user_id=reposter_id, post_id=post.pk).first()
     if repost is None or not post.is_visible:
         return 0
