@@ -6,7 +6,7 @@ from django.db.models.functions import RowNumber
 from rest_framework.exceptions import NotFound
 
 from interactions import sql
-from interactions.models import Bookmark, Comment, Like, Notification
+from interactions.models import Bookmark, Comment, Like, Notification, live_comment_q
 from posts.models import visible_q
 from users.models import User
 from users.selectors import without_hidden
@@ -17,9 +17,7 @@ from users.selectors import without_hidden
 def post_comments(viewer: User, *, post_id: int) -> QuerySet[Comment]:
     """The live comments of a post with their authors, for CommentSerializer, minus those
     of authors blocked either way or muted by the viewer."""
-    comments = Comment.objects.filter(
-        post_id=post_id, deleted_at__isnull=True, hidden_at__isnull=True
-    )
+    comments = Comment.objects.filter(live_comment_q(), post_id=post_id)
     return without_hidden(comments, viewer, "author_id", mutes=True).select_related("author")
 
 
@@ -42,12 +40,7 @@ def get_comment(viewer: User, *, comment_id: int) -> Comment | None:
     """A live comment on a post the viewer may read, with its post."""
     comment = (
         Comment.objects.select_related("post")
-        .filter(
-            pk=comment_id,
-            deleted_at__isnull=True,
-            hidden_at__isnull=True,
-            post__deleted_at__isnull=True,
-        )
+        .filter(live_comment_q(), pk=comment_id, post__deleted_at__isnull=True)
         .first()
     )
     if comment is None or not (comment.post.is_visible or comment.post.author_id == viewer.pk):
@@ -111,10 +104,7 @@ def _shown_notifications(recipient: User) -> QuerySet[Notification]:
     return (
         without_hidden(notifications, recipient, "actor_id", mutes=True)
         .filter(Q(post__isnull=True) | visible_q("post__"))
-        .filter(
-            Q(comment__isnull=True)
-            | Q(comment__deleted_at__isnull=True, comment__hidden_at__isnull=True)
-        )
+        .filter(Q(comment__isnull=True) | live_comment_q("comment__"))
     )
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from interactions import sql
-from interactions.models import Comment, Notification
+from interactions.models import Comment, Notification, live_comment_q
 from interactions.selectors import CommentNotFound
 from interactions.services.notifications import mentioned_usernames, notify_mentions
 from posts.models import Post
@@ -161,9 +161,9 @@ def delete_comment(comment: Comment, *, actor: User) -> None:
             )
         raise PermissionDenied("Only the comment's author or the post's author can.")
     # Conditional UPDATE: a second, concurrent delete changes nothing and counts nothing.
-    deleted = Comment.objects.filter(
-        pk=comment.pk, deleted_at__isnull=True, hidden_at__isnull=True
-    ).update(deleted_at=timezone.now())
+    deleted = Comment.objects.filter(live_comment_q(), pk=comment.pk).update(
+        deleted_at=timezone.now()
+    )
     if not deleted:
         raise CommentNotFound
     Post.objects.filter(pk=comment.post_id, comment_count__gt=0).update(

@@ -16,7 +16,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg.errors import DeadlockDetected
 from tqdm import tqdm
 
-from interactions.models import Comment, Like, Repost
+from interactions.models import LIVE_COMMENT_SQL, Comment, Like, Repost
 from posts.models import VISIBLE_SQL, Post
 from users.models import Follow, User
 
@@ -73,10 +73,9 @@ def _post_counts_sql() -> str:
                 WHERE post_id > %(lo)s AND post_id <= %(hi)s GROUP BY post_id
             ) AS l ON l.id = p2.id
             LEFT JOIN (
-                SELECT post_id AS id, count(*) AS n FROM {comments}
-                WHERE post_id > %(lo)s AND post_id <= %(hi)s
-                  AND deleted_at IS NULL AND hidden_at IS NULL
-                GROUP BY post_id
+                SELECT c.post_id AS id, count(*) AS n FROM {comments} AS c
+                WHERE c.post_id > %(lo)s AND c.post_id <= %(hi)s AND {LIVE_COMMENT_SQL}
+                GROUP BY c.post_id
             ) AS c ON c.id = p2.id
             LEFT JOIN (
                 SELECT post_id AS id, count(*) AS n FROM {reposts}
