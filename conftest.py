@@ -81,7 +81,7 @@ def page_queries(count_queries):
     with no post rendering cached (the worst case: every post of the page is loaded);
     `grow()` adds rows between the two measurements.
     """
-    from interactions.services import drain_like_buffer
+    from interactions.services.likes import drain_like_buffer
 
     def forget_renderings():
         redis = get_redis_connection("default")

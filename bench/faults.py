@@ -268,11 +268,12 @@ def repair_counters() -> int:
 
 def drain() -> None:
     """Until the like buffer is empty (beat's drain may hold the lock meanwhile)."""
-    from interactions import like_buffer, services
+    from interactions import like_buffer
+    from interactions.services import likes
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        services.drain_like_buffer()
+        likes.drain_like_buffer()
         if not like_buffer.depth():
             return
         time.sleep(1)

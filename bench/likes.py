@@ -5,7 +5,7 @@
 
 N concurrent clients (threads spread over a few forked processes, so that the client side is
 not one GIL) like one hot post, each as a different user; a fifth of them tap twice and must
-get 200 the second time. Four rounds: at the service layer (interactions.services.like_post)
+get 200 the second time. Four rounds: at the service layer (interactions.likes.like_post)
 and over HTTP (keep-alive http.client connections to a real gunicorn, gthread workers, that
 this script starts on a loopback port), each direct-to-PostgreSQL (LIKE_BUFFER_ENABLED=false)
 and buffered. During a buffered round a drainer thread flushes the buffer every
@@ -59,8 +59,9 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 
-from interactions import like_buffer, services  # noqa: E402
+from interactions import like_buffer  # noqa: E402
 from interactions.models import Like, Notification  # noqa: E402
+from interactions.services import likes  # noqa: E402
 from posts.models import Post  # noqa: E402
 from users.models import User  # noqa: E402
 
@@ -193,7 +194,7 @@ class Drainer(threading.Thread):
     def run(self):
         try:
             while not self.stop.wait(settings.LIKE_FLUSH_INTERVAL_S):
-                services.drain_like_buffer()
+                likes.drain_like_buffer()
                 self.batches += 1
         finally:
             connection.close()
@@ -201,12 +202,12 @@ class Drainer(threading.Thread):
     def finish(self):
         self.stop.set()
         self.join()
-        services.drain_like_buffer()
+        likes.drain_like_buffer()
 
 
 def service_send(post: Post):
     def send(fan: User, state: dict) -> int:
-        return 201 if services.like_post(fan, post.pk).created else 200
+        return 201 if likes.like_post(fan, post_id=post.pk).created else 200
 
     return send
 

@@ -52,7 +52,7 @@ def build() -> None:
     data = http_load.build_dataset()
     # The steady state bench/http_load.py's settle() reaches: every user's liked set built.
     from interactions import like_buffer
-    from interactions.services import drain_like_buffer
+    from interactions.services.likes import drain_like_buffer
 
     users = [data.reader, *data.others]
     like_buffer.client().sadd(like_buffer.WANTED_LIKED_SETS, *(u.pk for u in users))

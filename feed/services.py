@@ -25,11 +25,13 @@ from django.utils import timezone
 from feed import heads, sql
 from feed.metrics import FANOUT_LAG, FANOUT_ROWS
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
+from interactions.models import Repost
 from posts.models import Post
 from posts.selectors import visible_posts
 from posts.serializers import FeedPostSerializer
 from puppies import redis as puppies_redis
 from puppies import tracing
+from puppies.celery import app
 from users.models import Follow, User
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ def restore_post(post: Post) -> None:
     _emit([post.pk], OutboxEvent.Kind.POST_PUBLISHED)
 
 
-def start_following(follower: User, followee: User) -> None:
+def start_following(follower: User, *, followee: User) -> None:
     """`follower` now follows `followee`: backfill the followee's recent posts.
 
     A handful of rows, written in the follow's own transaction so the next feed read
@@ -81,7 +83,7 @@ def pull_always(author: User) -> None:
         transaction.on_commit(lambda: _promoted([author.pk]))
 
 
-def announce_imported_posts(author_id: int, post_ids: list[int]) -> None:
+def announce_imported_posts(author_id: int, *, post_ids: list[int]) -> None:
     """A batch of imported posts was published: their followers' feeds must receive them.
 
     A pulled author's posts need nothing (reads merge them); otherwise one outbox event
@@ -92,7 +94,7 @@ def announce_imported_posts(author_id: int, post_ids: list[int]) -> None:
     _emit(post_ids, OutboxEvent.Kind.POST_PUBLISHED)
 
 
-def stop_following(follower: User, followee: User) -> None:
+def stop_following(follower: User, *, followee: User) -> None:
     """`follower` no longer follows `followee`: drop the followee's posts and reposts from
     the feed."""
     # At most the feed cap of rows, found through the primary key's owner prefix.
@@ -122,16 +124,13 @@ def _emit(post_ids: list[int], kind: str) -> None:
 def events_written(event_ids: list[int]) -> None:
     """Outbox events were written (by `_emit`, or with their posts by posts.sql): without
     workers (eager mode) there is no relay, so they fan out here once committed."""
-    from puppies.celery import app
-
     if app.conf.task_always_eager:
         transaction.on_commit(lambda: [dispatch(event_id) for event_id in event_ids])
 
 
 def dispatch(event_id: int) -> bool:
     """Hand an event to the broker; False (logged) if the broker is unreachable."""
-    from feed.tasks import fan_out_post
-    from puppies.celery import app
+    from feed.tasks import fan_out_post  # feed.tasks imports this module (tasks call services)
 
     if app.conf.task_always_eager:
         fan_out_post.apply_async((event_id,))
@@ -150,7 +149,7 @@ def dispatch(event_id: int) -> bool:
     return True
 
 
-def relay_outbox(limit: int = 1000, *, due_after_s: float | None = None) -> int:
+def relay_outbox(*, limit: int = 1000, due_after_s: float | None = None) -> int:
     """Re-dispatch events still unprocessed `due_after_s` (OUTBOX_REDISPATCH_AFTER_S)
     after their last dispatch."""
     now = timezone.now()
@@ -230,8 +229,6 @@ def push_repost(post: Post, *, reposter_id: int) -> int:
     author's push, another followee's repost) keep that entry: a post is in a feed once.
     A VIP reposter's reposts are pulled at read time (feed.sql.feed_page), like its posts.
     Nothing if the post is no longer visible or the repost was taken back meanwhile."""
-    from interactions.models import Repost
-
     repost = Repost.objects.filter(user_id=reposter_id, post_id=post.pk).first()
     if repost is None or not post.is_visible:
         return 0

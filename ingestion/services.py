@@ -6,7 +6,7 @@ each in one transaction with the source's checkpoint and the run's counts: a run
 anywhere (SIGTERM between batches, SIGKILL within one) resumes at the first page not
 committed, and redoing a page changes nothing because `(source, external_id)` maps each
 item to what it became (ImportedItem). New items are written set-based
-(posts.services.import_posts, interactions.services.import_comments); changed ones go
+(posts.services.import_posts, interactions.services.comments.import_comments); changed ones go
 through the edit services one by one (rare); unchanged ones cost nothing but a lookup.
 """
 
@@ -32,7 +32,7 @@ from feed import services as feed
 from ingestion import client, metrics
 from ingestion.kinds import KINDS, CommentRecord, InvalidItem, Kind, PostRecord, Record, Stream
 from ingestion.models import DeadLetter, ImportedItem, IngestionRun, Source
-from interactions import services as interactions
+from interactions.services import comments
 from posts import services as posts
 from posts.models import Post
 from puppies.errors import Conflict
@@ -562,8 +562,8 @@ def _write_records(source: Source, pairs: list[tuple[Record, dict]], outcome: _O
                     record.external_id, origin, f"Its post {record.parent_id} is not imported."
                 )
             )
-    comment_ids = interactions.import_comments(
-        author=bot, items=[(post_ids[r.parent_id], r.content) for r in placeable]
+    comment_ids = comments.import_comments(
+        bot, items=[(post_ids[r.parent_id], r.content) for r in placeable]
     )
     for record, pk in zip(placeable, comment_ids, strict=True):
         if pk is None:  # its post was deleted or hidden here: no comment, as for anyone
@@ -597,14 +597,12 @@ def _apply_change(bot: User, post_id: int | None, comment_id: int | None, conten
     """The item's text changed at the source: through the edit services, so its renderings,
     hashtags and mentions follow. False if it is gone or hidden here."""
     if post_id is not None:
-        post = Post.objects.filter(
-            pk=post_id, deleted_at__isnull=True, hidden_at__isnull=True
-        ).first()
+        post = Post.objects.visible().filter(pk=post_id).first()
         if post is None:
             return False
         posts.edit_post(post, editor=bot, content=content)
         return True
-    return interactions.import_comment_change(comment_id, author=bot, content=content)
+    return comments.import_comment_change(comment_id, author=bot, content=content)
 
 
 # --- dead letters ---------------------------------------------------------------------------

@@ -3,8 +3,8 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Val
 from django.urls import reverse
 from django.utils.html import format_html
 
-from interactions import services
 from interactions.models import Comment, Report
+from interactions.services import comments, reports
 from posts import services as posts
 from puppies.admin import ModerationAdmin
 from users.models import User
@@ -43,14 +43,14 @@ class CommentAdmin(ModerationAdmin):
     @admin.action(description="Hide selected comments", permissions=["moderate"])
     def hide(self, request, queryset):
         def hide(comment, *, actor, reason):
-            return services.set_comment_hidden(comment, hidden=True, actor=actor, reason=reason)
+            return comments.set_comment_hidden(comment, hidden=True, actor=actor, reason=reason)
 
         self.run_moderation(request, queryset, hide, "Hidden")
 
     @admin.action(description="Unhide selected comments", permissions=["moderate"])
     def unhide(self, request, queryset):
         def unhide(comment, *, actor, reason):
-            return services.set_comment_hidden(comment, hidden=False, actor=actor, reason=reason)
+            return comments.set_comment_hidden(comment, hidden=False, actor=actor, reason=reason)
 
         self.run_moderation(request, queryset, unhide, "Unhidden")
 
@@ -149,4 +149,4 @@ class ReportAdmin(ModerationAdmin):
     @admin.action(description="Dismiss the reports on these posts", permissions=["moderate"])
     def dismiss(self, request, queryset):
         posts_ = {report.post_id: report.post for report in queryset}.values()
-        self.run_moderation(request, list(posts_), services.dismiss_reports, "Posts cleared")
+        self.run_moderation(request, list(posts_), reports.dismiss_reports, "Posts cleared")

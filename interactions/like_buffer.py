@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
-from rest_framework.exceptions import NotFound
 
+from posts.selectors import PostNotFound
 from puppies import ratelimit
 from puppies import redis as puppies_redis
 from users import hidden, revocations
@@ -284,7 +284,7 @@ def record_intent_cached(
     revocations.settle(user, None)
     limit.settle(outcome[1] if outcome[0] == -2 else 0)  # raises over the limit
     if outcome[0] == 4:
-        raise NotFound("Post not found.")  # a block with its author
+        raise PostNotFound  # a block with its author
     return (outcome[0] == 2, int(outcome[1]), int(outcome[2])) if outcome[0] in (1, 2) else None
 
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from posts.models import Post
@@ -23,6 +23,15 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} likes {self.post_id}"
+
+
+def live_comment_q(prefix: str = "") -> Q:
+    """A comment others may see: neither deleted by its author nor hidden by a moderator."""
+    return Q(**{f"{prefix}deleted_at__isnull": True, f"{prefix}hidden_at__isnull": True})
+
+
+# The same rule in SQL, for statements that name the comment table `c`.
+LIVE_COMMENT_SQL = "(c.deleted_at IS NULL AND c.hidden_at IS NULL)"
 
 
 class Comment(models.Model):

@@ -3,35 +3,44 @@
 from django.db import connection
 from django.db.models import BigIntegerField, Case, Count, F, Max, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
+from rest_framework.exceptions import NotFound
 
 from interactions import sql
-from interactions.models import Bookmark, Comment, Like, Notification
-from posts.models import Post, visible_q
+from interactions.models import Bookmark, Comment, Like, Notification, live_comment_q
+from posts.models import visible_q
 from users.models import User
 from users.selectors import without_hidden
 
 # --- comments -----------------------------------------------------------------
 
 
-def post_comments(viewer: User, post_id: int) -> QuerySet[Comment]:
+def post_comments(viewer: User, *, post_id: int) -> QuerySet[Comment]:
     """The live comments of a post with their authors, for CommentSerializer, minus those
     of authors blocked either way or muted by the viewer."""
-    comments = Comment.objects.filter(
-        post_id=post_id, deleted_at__isnull=True, hidden_at__isnull=True
-    )
+    comments = Comment.objects.filter(live_comment_q(), post_id=post_id)
     return without_hidden(comments, viewer, "author_id", mutes=True).select_related("author")
 
 
-def get_comment(viewer: User, comment_id: int) -> Comment | None:
+class CommentNotFound(NotFound):
+    """The one 404 of a comment: absent, deleted, hidden, or on a post the caller may not
+    read -- the same answer for each."""
+
+    default_detail = "Comment not found."
+
+
+def get_comment_or_404(viewer: User, *, comment_id: int) -> Comment:
+    """A live comment on a post `viewer` may read, with its post, or CommentNotFound."""
+    comment = get_comment(viewer, comment_id=comment_id)
+    if comment is None:
+        raise CommentNotFound
+    return comment
+
+
+def get_comment(viewer: User, *, comment_id: int) -> Comment | None:
     """A live comment on a post the viewer may read, with its post."""
     comment = (
         Comment.objects.select_related("post")
-        .filter(
-            pk=comment_id,
-            deleted_at__isnull=True,
-            hidden_at__isnull=True,
-            post__deleted_at__isnull=True,
-        )
+        .filter(live_comment_q(), pk=comment_id, post__deleted_at__isnull=True)
         .first()
     )
     if comment is None or not (comment.post.is_visible or comment.post.author_id == viewer.pk):
@@ -44,12 +53,7 @@ def get_comment(viewer: User, comment_id: int) -> Comment | None:
 
 def likes_of(user_id: int) -> QuerySet[Like]:
     """The user's likes of posts anyone may see (their post ids, for rendering)."""
-    return Like.objects.filter(
-        user_id=user_id,
-        post__status=Post.Status.PUBLISHED,
-        post__deleted_at__isnull=True,
-        post__hidden_at__isnull=True,
-    ).only("post_id", "created_at")
+    return Like.objects.filter(visible_q("post__"), user_id=user_id).only("post_id", "created_at")
 
 
 def bookmarks_of(user_id: int) -> QuerySet[Bookmark]:
@@ -99,13 +103,8 @@ def _shown_notifications(recipient: User) -> QuerySet[Notification]:
     notifications = Notification.objects.filter(recipient=recipient)
     return (
         without_hidden(notifications, recipient, "actor_id", mutes=True)
-        .filter(
-            Q(post__isnull=True) | Q(post__deleted_at__isnull=True, post__hidden_at__isnull=True)
-        )
-        .filter(
-            Q(comment__isnull=True)
-            | Q(comment__deleted_at__isnull=True, comment__hidden_at__isnull=True)
-        )
+        .filter(Q(post__isnull=True) | visible_q("post__"))
+        .filter(Q(comment__isnull=True) | live_comment_q("comment__"))
     )
 
 
@@ -142,7 +141,7 @@ def notification_groups(recipient: User) -> QuerySet[dict]:
     )
 
 
-def with_newest_actors(recipient: User, groups: list[dict]) -> list[dict]:
+def with_newest_actors(recipient: User, *, groups: list[dict]) -> list[dict]:
     """`groups` (a page of notification_groups) with `actors`: the ACTORS_PER_GROUP newest
     actors of each, newest first, in one query whatever the page size."""
     if not groups:

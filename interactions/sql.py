@@ -14,6 +14,17 @@ LIKE = Like._meta.db_table
 BOOKMARK = Bookmark._meta.db_table
 REPOST = Repost._meta.db_table
 
+# A notification, unless the recipient blocked or muted the actor (or was blocked by them);
+# a like's or follow's repeat is dropped by the insert itself (a unique index), which needs
+# no savepoint round trips around it.
+NOTIFY = f"""
+INSERT INTO {NOTIFICATION}
+    (recipient_id, actor_id, type, post_id, comment_id, created_at, read_at)
+SELECT %(recipient)s, %(actor)s, %(type)s, %(post)s, %(comment)s, %(now)s, NULL
+WHERE {users_sql.may_notify("%(recipient)s", "%(actor)s")}
+ON CONFLICT DO NOTHING
+"""
+
 # A comment in one statement, so one round trip and a transaction of its own: the post's
 # comment_count (only while the post is visible: no row, no comment), the comment, its
 # notification to the post's author (not to oneself), and the commenter's summary for
@@ -41,6 +52,24 @@ WITH p AS (
 SELECT comment.id, p.author_id, u.username, u.display_name, u.avatar_url
 FROM comment, p, {USER} u WHERE u.id = %(author)s
 """  # noqa: S608
+
+# An import's comments counted, (post id, n) pairs as two arrays, in one statement that
+# locks the posts and says which are visible (the others get none and count nothing): ->
+# (post id, author id, visible). Its only row filter is the primary key, so no stale
+# statistics can make the planner walk a partial index of all live posts.
+COUNT_IMPORTED_COMMENTS = (
+    f"UPDATE {POST} AS p SET comment_count = p.comment_count"  # noqa: S608
+    f" + CASE WHEN {VISIBLE_SQL} THEN t.n ELSE 0 END"
+    " FROM unnest(%s::bigint[], %s::int[]) AS t(id, n)"
+    f" WHERE p.id = t.id RETURNING p.id, p.author_id, {VISIBLE_SQL}"
+)
+# An import's comments of one author (%s), at one time (%s), as one JSON parameter of
+# (id, post_id, content) rows (cheaper than the ORM's thousands of bound values).
+INSERT_IMPORTED_COMMENTS = (
+    f"INSERT INTO {COMMENT} (id, post_id, author_id, content, created_at, deleted_at,"  # noqa: S608
+    " hidden_at) SELECT id, post_id, %s, content, %s, NULL, NULL"
+    " FROM json_to_recordset(%s::json) AS t(id bigint, post_id bigint, content text)"
+)
 
 # A bookmark of a post the caller may see (checked before): a row or nothing, once.
 ADD_BOOKMARK = f"""
@@ -104,3 +133,79 @@ def viewer_marks(*, likes: bool, saved: str | None) -> str:
         tail = _AMONG if saved == "among" else _NEWEST
         parts += [f"({_MARKS[kind]}{tail})" for kind in ("b", "r")]
     return " UNION ALL ".join(parts)
+
+
+# --- likes: raw SQL, as on this hot path the ORM would cost several times the query ---
+
+# The post if it is not deleted and no block stands between its author and the user
+# (params: post, user, user); with the like row (True), first whether PostgreSQL holds
+# the user's like of it (params: user, then as above).
+_LIKEABLE_POST = (
+    """
+SELECT p.id, p.author_id, p.status, p.like_count, p.hidden_at, {like_row}
+FROM """
+    + POST
+    + """ p WHERE p.id = %s AND p.deleted_at IS NULL AND """
+    + users_sql.unblocked("p.author_id", "%s")
+)
+LIKEABLE_POST = {
+    True: _LIKEABLE_POST.format(
+        like_row=f"EXISTS (SELECT 1 FROM {LIKE} l WHERE l.post_id = p.id AND l.user_id = %s)"  # noqa: S608
+    ),
+    False: _LIKEABLE_POST.format(like_row="NULL"),
+}
+
+# A like (True) or unlike (False) written straight (params: user, post): a row if it changed.
+LIKE_ROW = {
+    True: f"INSERT INTO {LIKE} (user_id, post_id, created_at) VALUES (%s, %s, now()) "  # noqa: S608
+    "ON CONFLICT DO NOTHING RETURNING 1",
+    False: f"DELETE FROM {LIKE} WHERE user_id = %s AND post_id = %s RETURNING 1",  # noqa: S608
+}
+# The post's like_count moved (params: change, post) -> the new count.
+MOVE_LIKE_COUNT = (
+    f"UPDATE {POST} SET like_count = GREATEST(like_count + %s, 0) WHERE id = %s "  # noqa: S608
+    "RETURNING like_count"
+)
+
+# One statement per chunk of buffered intents: likes inserted and unlikes deleted
+# idempotently, a notification for each like that really landed (once per liker and post,
+# by constraint), and each post's like_count moved by exactly the rows that changed.
+# Applied twice (a drain killed after commit, then rerun), it changes nothing the second
+# time. Notifying here, not at like time, keeps the like path free of PostgreSQL writes,
+# notifies only likes that stick (like then unlike within a flush notifies nobody) and
+# commits with the like it announces. -> (likes inserted, likes deleted).
+APPLY_LIKE_INTENTS = f"""
+WITH liked AS (
+    INSERT INTO {LIKE} (user_id, post_id, created_at)
+    SELECT w.user_id, w.post_id, to_timestamp(w.at_ms / 1000.0)
+    FROM unnest(%(like_users)s::bigint[], %(like_posts)s::bigint[], %(like_ms)s::bigint[])
+        AS w(user_id, post_id, at_ms)
+    WHERE EXISTS (SELECT 1 FROM {USER} u WHERE u.id = w.user_id)
+        AND EXISTS (SELECT 1 FROM {POST} p WHERE p.id = w.post_id)
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, post_id, created_at
+), unliked AS (
+    DELETE FROM {LIKE} l
+    USING unnest(%(unlike_users)s::bigint[], %(unlike_posts)s::bigint[]) AS w(user_id, post_id)
+    WHERE l.user_id = w.user_id AND l.post_id = w.post_id
+    RETURNING l.post_id
+), notified AS (
+    INSERT INTO {NOTIFICATION} (recipient_id, actor_id, type, post_id, created_at)
+    SELECT p.author_id, liked.user_id, '{Notification.Type.LIKE}', liked.post_id,
+           liked.created_at
+    FROM liked JOIN {POST} p ON p.id = liked.post_id
+    WHERE p.author_id <> liked.user_id AND {users_sql.may_notify("p.author_id", "liked.user_id")}
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), changes AS (
+    SELECT post_id, sum(change) AS change
+    FROM (SELECT post_id, 1 AS change FROM liked
+          UNION ALL SELECT post_id, -1 FROM unliked) AS c
+    GROUP BY post_id
+), counted AS (
+    UPDATE {POST} p SET like_count = GREATEST(p.like_count + changes.change, 0)
+    FROM changes WHERE p.id = changes.post_id AND changes.change <> 0
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM liked), (SELECT count(*) FROM unliked)
+"""  # noqa: S608

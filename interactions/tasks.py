@@ -1,9 +1,9 @@
 from celery import shared_task
 
-from interactions import services
+from interactions.services import likes
 
 
 @shared_task(ignore_result=True)
 def drain_like_buffer() -> None:
     # Idempotent and self-serialized (a Redis lock): overlapping beats just return.
-    services.drain_like_buffer()
+    likes.drain_like_buffer()

@@ -14,6 +14,8 @@ store makes the store a no-op, and the next read builds again.
 
 import contextlib
 
+from django.db import transaction
+
 from puppies import redis as puppies_redis
 
 # A set lives this long after it is built (renewed by nothing: rebuilt on a miss).
@@ -64,6 +66,11 @@ def changed(user_id: int, kind: str, post_id: int, *, present: bool) -> None:
     # Redis down: nothing is read from the set either; it expires within SET_TTL_S.
     with contextlib.suppress(puppies_redis.Unavailable):
         _KEEP([set_key(user_id), gen_key(user_id)], [SET_TTL_S, f"{kind}{post_id}", int(present)])
+
+
+def changed_on_commit(user_id: int, kind: str, post_id: int, *, present: bool) -> None:
+    """`changed`, once the caller's write of the bookmark or repost commits."""
+    transaction.on_commit(lambda: changed(user_id, kind, post_id, present=present))
 
 
 def build(user_id: int, generation: bytes, saved: list[tuple[str, int]]) -> None:

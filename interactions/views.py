@@ -1,11 +1,10 @@
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from interactions import selectors, services
+from interactions import selectors
 from interactions.serializers import (
     BookmarkSerializer,
     CommentSerializer,
@@ -19,6 +18,7 @@ from interactions.serializers import (
     ReportWriteSerializer,
     RepostSerializer,
 )
+from interactions.services import bookmarks, comments, likes, notifications, reports, reposts
 from posts import selectors as post_selectors
 from posts.responses import post_page
 from posts.serializers import PostSerializer
@@ -40,7 +40,7 @@ class PostCommentsView(GenericAPIView):
     @extend_schema(responses=CommentSerializer(many=True), tags=["comments"])
     def get(self, request, post_id: int):
         post_selectors.get_post_or_404(request.user, post_id=post_id)
-        page = self.paginate_queryset(selectors.post_comments(request.user, post_id))
+        page = self.paginate_queryset(selectors.post_comments(request.user, post_id=post_id))
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
     @extend_schema(
@@ -53,7 +53,7 @@ class PostCommentsView(GenericAPIView):
     def post(self, request, post_id: int):
         ratelimit.enforce_with_token_check(request, "comment", request.user.pk)
         data = validated(CommentWriteSerializer, request.data)
-        comment = services.create_comment(post_id=post_id, author=request.user, **data)
+        comment = comments.create_comment(request.user, post_id=post_id, **data)
         return Response(represent(CommentSerializer, comment), status=status.HTTP_201_CREATED)
 
 
@@ -62,10 +62,8 @@ class CommentDetailView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["comments"])
     def delete(self, request, comment_id: int):
-        comment = selectors.get_comment(request.user, comment_id)
-        if comment is None:
-            raise NotFound("Comment not found.")
-        services.delete_comment(comment, actor=request.user)
+        comment = selectors.get_comment_or_404(request.user, comment_id=comment_id)
+        comments.delete_comment(comment, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -88,9 +86,7 @@ class PostReportsView(GenericAPIView):
         ratelimit.enforce(request, "report", request.user.pk)
         data = ReportWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report, created = services.report_post(
-            post=post, reporter=request.user, **data.validated_data
-        )
+        report, created = reports.report_post(request.user, post=post, **data.validated_data)
         return Response(
             ReportSerializer(report).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -150,7 +146,7 @@ class NotificationListView(GenericAPIView):
         self._grouped = query.validated_data["grouped"]
         if self._grouped:
             page = self.paginate_queryset(selectors.notification_groups(request.user))
-            page = selectors.with_newest_actors(request.user, page)
+            page = selectors.with_newest_actors(request.user, groups=page)
             return self.get_paginated_response(NotificationGroupSerializer(page, many=True).data)
         page = self.paginate_queryset(selectors.notifications_for(request.user))
         return self.get_paginated_response(NotificationSerializer(page, many=True).data)
@@ -169,7 +165,7 @@ class NotificationReadView(GenericAPIView):
     def post(self, request):
         data = MarkReadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.mark_notifications_read(request.user, **data.validated_data)
+        notifications.mark_notifications_read(request.user, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -191,7 +187,7 @@ class PostLikeView(GenericAPIView):
         description="201 if this liked the post, 200 if the caller already liked it.",
     )
     def post(self, request, post_id: int):
-        state = services.like_post(request.user, post_id)
+        state = likes.like_post(request.user, post_id=post_id)
         return Response(
             represent(LikeSerializer, state),
             status=status.HTTP_201_CREATED if state.created else status.HTTP_200_OK,
@@ -199,7 +195,7 @@ class PostLikeView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["likes"])
     def delete(self, request, post_id: int):
-        services.unlike_post(request.user, post_id)
+        likes.unlike_post(request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -220,7 +216,7 @@ class PostBookmarkView(GenericAPIView):
     )
     def post(self, request, post_id: int):
         post = post_selectors.get_post_or_404(request.user, post_id=post_id)
-        created = services.bookmark_post(user=request.user, post=post)
+        created = bookmarks.bookmark_post(request.user, post=post)
         return Response(
             {"post_id": post.pk, "bookmarked_by_me": True},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -228,7 +224,7 @@ class PostBookmarkView(GenericAPIView):
 
     @extend_schema(responses={204: None}, tags=["bookmarks"])
     def delete(self, request, post_id: int):
-        services.unbookmark_post(user=request.user, post_id=post_id)
+        bookmarks.unbookmark_post(request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -261,8 +257,8 @@ class PostRepostView(GenericAPIView):
     )
     def post(self, request, post_id: int):
         ratelimit.enforce(request, "repost", request.user.pk)
-        state = services.repost_post(
-            user=request.user, post=post_selectors.get_post_or_404(request.user, post_id=post_id)
+        state = reposts.repost_post(
+            request.user, post=post_selectors.get_post_or_404(request.user, post_id=post_id)
         )
         return Response(
             represent(RepostSerializer, state),
@@ -272,5 +268,5 @@ class PostRepostView(GenericAPIView):
     @extend_schema(responses={204: None}, tags=["reposts"])
     def delete(self, request, post_id: int):
         ratelimit.enforce(request, "repost", request.user.pk)
-        services.unrepost_post(user=request.user, post_id=post_id)
+        reposts.unrepost_post(request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -87,6 +87,7 @@ class Post(models.Model):
 
     @property
     def is_visible(self) -> bool:
+        """visible_q of this instance's fields (a test holds the three forms together)."""
         return (
             self.status == self.Status.PUBLISHED
             and self.deleted_at is None

@@ -213,16 +213,6 @@ redis.call('EXPIRE', KEYS[2], 2 * ARGV[3])
 return 1
 """)
 
-# KEYS: versions. Bump each (creating it: a render reading the database right now must
-# find its version stale when it tries to fill).
-_BUMP = puppies_redis.Script("""
-for _, key in ipairs(KEYS) do
-  redis.call('INCR', key)
-  redis.call('EXPIRE', key, 2 * ARGV[1])
-end
-return #KEYS
-""")
-
 
 # --- invalidation (call after commit: transaction.on_commit) --------------------------
 
@@ -239,20 +229,14 @@ def author_changed(user_id: int) -> None:
 
 def invalidate_posts(post_ids: Iterable[int]) -> None:
     """These posts changed (content, visibility, media, comment or like counts)."""
-    _bump([version_key(post_key(post_id)) for post_id in post_ids])
+    puppies_redis.bump_versions(
+        [version_key(post_key(post_id)) for post_id in post_ids], entry_ttl_s=CACHE_TTL_S
+    )
 
 
 def invalidate_author(user_id: int) -> None:
     """This user's public summary (username, display name, avatar) changed."""
-    _bump([version_key(_card_key(user_id))])
-
-
-def _bump(keys: list[str]) -> None:
-    if not keys:
-        return
-    # Redis down: nothing can be read from the cache either; entries expire within a day.
-    with contextlib.suppress(puppies_redis.Unavailable):
-        _BUMP(keys, [CACHE_TTL_S])
+    puppies_redis.bump_versions([version_key(_card_key(user_id))], entry_ttl_s=CACHE_TTL_S)
 
 
 # --- rendering --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rest_framework.exceptions import PermissionDenied
 
 from feed import services as feed
 from feed.models import OutboxEvent
-from interactions import services as interactions
+from interactions.services import notifications, reports
 from posts import rendering, sql
 from posts.media import files as media_files
 from posts.models import Pin, Post, PostHashtag, PostVersion
@@ -66,11 +66,11 @@ def create_post(*, author: User, content: str, media: dict | None = None) -> Pos
         return _create_pending(author, content, media)
     # A post that mentions no one is one statement, atomic on its own (the common case,
     # and a hot path); mentions are notified in the same transaction.
-    mentions = bool(interactions.mentioned_usernames(content))
+    mentions = bool(notifications.mentioned_usernames(content))
     with transaction.atomic() if mentions else contextlib.nullcontext():
         post = _publish_new(author, content)
         if mentions:
-            interactions.notify_mentions(author, content, post=post)
+            notifications.notify_mentions(author, text=content, post=post)
     return post
 
 
@@ -116,7 +116,7 @@ def _announce(post: Post, author: User) -> None:
     """The post became visible to others: count it, fan it out, notify whom it mentions."""
     _count_authors_post(post, +1)
     feed.announce_new_post(post)
-    interactions.notify_mentions(author, post.content, post=post)
+    notifications.notify_mentions(author, text=post.content, post=post)
 
 
 def publish_media(post_id: int, *, media: dict) -> Post | None:
@@ -179,7 +179,7 @@ def edit_post(post: Post, *, editor: User, content: str | None = None) -> Post:
     rendering.post_changed(post)
     _tag_post(post, previous_text=previous)
     if post.status == Post.Status.PUBLISHED:  # a pending post notifies when published
-        interactions.notify_mentions(editor, content, post=post, previous_text=previous)
+        notifications.notify_mentions(editor, text=content, post=post, previous_text=previous)
     return post
 
 
@@ -217,7 +217,7 @@ def hide_post(post: Post, *, actor: User, reason: str) -> bool:
     if hidden:
         post.hidden_at = timezone.now()
         _left_others_view(post, counted=post.status == Post.Status.PUBLISHED)
-        interactions.settle_reports(post, resolved=True)
+        reports.settle_reports(post, resolved=True)
         moderation.record_action(
             actor, action=AuditLog.Action.HIDE_POST, target=post, reason=reason
         )
@@ -336,10 +336,10 @@ def import_posts(*, author: User, contents: Sequence[str]) -> list[int]:
                 [now, _json_rows(post_id=[pk for pk, _ in tagged], tag=[t for _, t in tagged])],
             )
     User.objects.filter(pk=author.pk).update(post_count=F("post_count") + len(ids))
-    feed.announce_imported_posts(author.pk, ids)
+    feed.announce_imported_posts(author.pk, post_ids=ids)
     for pk, text in zip(ids, contents, strict=True):
         if "@" in text:  # cheap test first: most imported texts mention nobody
-            interactions.notify_mentions(
-                author, text, post=Post(pk=pk, author_id=author.pk, content=text)
+            notifications.notify_mentions(
+                author, text=text, post=Post(pk=pk, author_id=author.pk, content=text)
             )
     return ids

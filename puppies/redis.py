@@ -7,6 +7,7 @@ over a connection each thread keeps (`execute`): redis-py's client-level machine
 command (pool checkout, retries, observability hooks) costs more than the round trip.
 """
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -135,6 +136,32 @@ def run_scripts(calls: Sequence[tuple[Script, Sequence, Sequence]], redis_client
     except NoScriptError:
         execute([("SCRIPT", "LOAD", s.source) for s in {c[0] for c in calls}], redis_client)
         return execute(commands, redis_client)
+
+
+# --- versioned caches --------------------------------------------------------------------
+# An entry cached under a version (posts.rendering's posts and cards, users.profiles's
+# profiles) is served only while its version key still holds the number it was stored
+# under; a change bumps the version after its commit, and every entry under it goes stale.
+
+# KEYS: versions; ARGV: the entries' ttl. Bump each (creating it: a reader that read the
+# database just now must find its version stale when it stores). A version outlives its
+# entries (twice their ttl), so one that went back to 0 never meets an old entry.
+_BUMP_VERSIONS = Script("""
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, 2 * ARGV[1])
+end
+return #KEYS
+""")
+
+
+def bump_versions(version_keys: Sequence[str], *, entry_ttl_s: int) -> None:
+    """Every entry cached under these versions goes stale (call after commit), in one
+    round trip. Redis down: nothing is read from it either; entries expire within the ttl."""
+    if not version_keys:
+        return
+    with contextlib.suppress(Unavailable):
+        _BUMP_VERSIONS(list(version_keys), [entry_ttl_s])
 
 
 def pipelined(

@@ -29,7 +29,7 @@ from rest_framework_simplejwt.exceptions import (
 )
 from rest_framework_simplejwt.settings import api_settings
 
-from users import revocations
+from users import revocations, token_families
 from users.models import User
 
 
@@ -117,8 +117,8 @@ class AccessToken(_OurBackend, tokens.AccessToken):
 
 
 # Every refresh token rotated from one login carries the login's family id: replaying a
-# rotated-away one revokes the family (users.services.refresh_token_reused).
-FAMILY_CLAIM = "fam"
+# rotated-away one revokes the family (users.token_families).
+FAMILY_CLAIM = token_families.FAMILY_CLAIM
 
 
 class RefreshToken(_OurBackend, tokens.RefreshToken):
@@ -131,14 +131,12 @@ class RefreshToken(_OurBackend, tokens.RefreshToken):
         return token
 
     def check_blacklist(self) -> None:
-        from users import services  # it imports this module
-
         try:
             super().check_blacklist()
         except TokenError:
-            services.refresh_token_reused(self.payload)
+            token_families.refresh_token_reused(self.payload)
             raise
-        if services.family_revoked(self.payload):
+        if token_families.family_revoked(self.payload):
             raise TokenError("Token is blacklisted")
 
 

@@ -113,10 +113,6 @@ def changed(*users: User | int) -> None:
 
 
 def invalidate(user_ids: list[int]) -> None:
-    commands = []
-    for user_id in user_ids:
-        version = _keys(user_id, ME)[1]
-        commands += [("INCR", version), ("EXPIRE", version, 2 * settings.PROFILE_CACHE_TTL_S)]
-    # Redis down: nothing can be read from it either; entries expire within the ttl.
-    with contextlib.suppress(puppies_redis.Unavailable):
-        puppies_redis.execute(commands)
+    puppies_redis.bump_versions(
+        [_keys(user_id, ME)[1] for user_id in user_ids], entry_ttl_s=settings.PROFILE_CACHE_TTL_S
+    )

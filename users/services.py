@@ -1,30 +1,22 @@
 """Writes to accounts: one function per user-visible action."""
 
-import logging
-
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from feed import services as feed
-from interactions import services as interactions
 from interactions.models import Notification
+from interactions.services import notifications
 from posts import rendering
 from puppies import ratelimit
 from puppies.errors import Conflict
-from users import auth, hidden, profiles, revocations, selectors
+from users import hidden, profiles, revocations, selectors, tasks, token_families, verification
 from users.auth import RefreshToken
-from users.models import Block, Follow, Mute, RevokedTokenFamily, User
-
-logger = logging.getLogger(__name__)
+from users.models import Block, Follow, Mute, User
 
 
 def _check_password(password: str, user: User, field: str) -> None:
@@ -89,40 +81,11 @@ def register_user(*, username: str, email: str, password: str, display_name: str
     return user
 
 
-# --- email verification ----------------------------------------------------------------
-# A signed, expiring token (django.core.signing) naming the account and the address it was
-# sent to: changing either makes it invalid; nothing is stored until it is used.
-
-_VERIFY_SALT = "users.email-verification"
-
-
-def verification_token(user: User) -> str:
-    return signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=_VERIFY_SALT, compress=True)
+# --- email verification (the link and its mail: users.verification) ---------------------
 
 
 def _send_verification_later(user_id: int) -> None:
-    from users import tasks  # tasks import this module
-
     tasks.send_verification_email.delay(user_id)
-
-
-def send_verification_email(user_id: int) -> bool:
-    """Mail the account's address a link to verify it -> whether one was sent (not for a
-    verified address, an inactive account, or a bot's address that cannot receive mail)."""
-    user = User.objects.filter(pk=user_id, is_active=True, email_verified_at__isnull=True).first()
-    if user is None or not user.has_usable_password():
-        return False
-    link = settings.EMAIL_VERIFICATION_URL.format(token=verification_token(user))
-    send_mail(
-        "Verify your Puppies email address",
-        f"Hello {user.username},\n\nopen this link to verify this address for your Puppies "
-        f"account:\n\n{link}\n\nIt works for {settings.EMAIL_VERIFICATION_TTL_S // 3600} "
-        "hours. If you did not sign up, ignore this mail: the address stays unverified and "
-        "cannot be used to log in.\n",
-        None,  # DEFAULT_FROM_EMAIL
-        [user.email],
-    )
-    return True
 
 
 def request_verification(user: User) -> None:
@@ -134,12 +97,7 @@ def request_verification(user: User) -> None:
 def verify_email(token: str) -> User:
     """Mark the address the token was sent to verified; ValidationError on `token` if it
     is altered, expired, or no longer matches the account's address."""
-    try:
-        claims = signing.loads(token, salt=_VERIFY_SALT, max_age=settings.EMAIL_VERIFICATION_TTL_S)
-    except signing.SignatureExpired:
-        raise ValidationError({"token": ["This link has expired: ask for a new one."]}) from None
-    except signing.BadSignature:
-        raise ValidationError({"token": ["This link is not valid."]}) from None
+    claims = verification.read_token(token)
     user = User.objects.filter(pk=claims.get("u"), is_active=True).first()
     if user is None or user.email.lower() != claims.get("e"):
         raise ValidationError({"token": ["This link is not valid."]})
@@ -195,7 +153,7 @@ def change_password(user: User, *, old_password: str, new_password: str) -> None
 def log_out(refresh: str) -> None:
     """End the session of `refresh` (its whole family); the user's access tokens stop
     working too (other devices get a 401 and refresh once: their refresh tokens are
-    untouched). A rotated-away token replayed here counts as reuse (refresh_token_reused)."""
+    untouched). A rotated-away token replayed here counts as reuse (token_families)."""
     try:
         token = RefreshToken(refresh)  # outside the transaction: a reuse it finds must stay
     except TokenError as exc:
@@ -203,58 +161,9 @@ def log_out(refresh: str) -> None:
     with transaction.atomic():
         token.blacklist()
         user = User.objects.filter(pk=token.payload.get("user_id")).first()
-        _revoke_family(token.payload, user)
+        token_families.revoke_family(token.payload, user=user)
         if user is not None:
             revocations.revoke_tokens(user)
-
-
-# --- refresh token families ---------------------------------------------------------------
-# Rotation blacklists each refresh token as it issues the next one; all of them carry the
-# family id of the login they descend from (users.auth.FAMILY_CLAIM). A blacklisted token
-# presented again means two parties hold the family (a thief and its owner): the family
-# stops refreshing, and the user's access tokens end, so the thief is out at once.
-
-
-def _revoke_family(payload: dict, user: User | None) -> bool:
-    """List the token's family as revoked -> whether this listed it (False: already was)."""
-    family = payload.get(auth.FAMILY_CLAIM)
-    if not family:
-        return False  # a token from before families: only itself is blacklisted
-    expires = timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
-    _, created = RevokedTokenFamily.objects.get_or_create(
-        family=str(family)[:32], defaults={"user": user, "expires_at": expires}
-    )
-    return created
-
-
-def family_revoked(payload: dict) -> bool:
-    family = payload.get(auth.FAMILY_CLAIM)
-    return bool(family) and RevokedTokenFamily.objects.filter(family=str(family)[:32]).exists()
-
-
-@transaction.atomic
-def refresh_token_reused(payload: dict) -> None:
-    """A blacklisted refresh token was presented again: revoke its whole family, and end
-    the user's access tokens unless a logout or password change since its issue did."""
-    user = User.objects.filter(pk=payload.get("user_id")).first()
-    if not _revoke_family(payload, user) or user is None:
-        return
-    logger.warning(
-        "refresh token reused: family %s of user %s revoked", payload.get("fam"), user.pk
-    )
-    cutoff = user.tokens_valid_after
-    if cutoff is None or float(payload.get("iat", 0)) >= cutoff.timestamp():
-        revocations.revoke_tokens(user)
-
-
-def flush_expired_tokens() -> int:
-    """Drop refresh tokens past their expiry (blacklisted ones with them) and revoked
-    families none of whose tokens can still be alive -> rows dropped (simplejwt's
-    flushexpiredtokens, and the families)."""
-    now = timezone.now()
-    tokens, _ = OutstandingToken.objects.filter(expires_at__lte=now).delete()
-    families, _ = RevokedTokenFamily.objects.filter(expires_at__lte=now).delete()
-    return tokens + families
 
 
 def follow(follower: User, *, followee: User) -> bool:
@@ -264,14 +173,14 @@ def follow(follower: User, *, followee: User) -> bool:
     with transaction.atomic():
         _lock_pair(follower.pk, followee.pk)
         if selectors.blocked_between(follower.pk, followee.pk):
-            raise NotFound("User not found.")  # as their profile answers
+            raise selectors.UserNotFound  # as their profile answers
         _, created = Follow.objects.get_or_create(follower=follower, followee=followee)
         if created:
             User.objects.filter(pk=follower.pk).update(following_count=F("following_count") + 1)
             User.objects.filter(pk=followee.pk).update(follower_count=F("follower_count") + 1)
-            feed.start_following(follower, followee)
+            feed.start_following(follower, followee=followee)
             profiles.changed(follower, followee)  # their counts, the follower's is_following
-            interactions.notify(followee, follower, Notification.Type.FOLLOW)
+            notifications.notify(followee, actor=follower, type=Notification.Type.FOLLOW)
     return created
 
 
@@ -286,7 +195,7 @@ def unfollow(follower: User, *, followee: User) -> None:
             User.objects.filter(pk=followee.pk, follower_count__gt=0).update(
                 follower_count=F("follower_count") - 1
             )
-            feed.stop_following(follower, followee)
+            feed.stop_following(follower, followee=followee)
             profiles.changed(follower, followee)
 
 

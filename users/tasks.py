@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from users import revocations, services
+from users import revocations, token_families, verification
 
 
 @shared_task(ignore_result=True)
@@ -15,9 +15,9 @@ def reload_revocations() -> None:
 
 @shared_task(ignore_result=True)
 def send_verification_email(user_id: int) -> None:
-    services.send_verification_email(user_id)
+    verification.send_verification_email(user_id)
 
 
 @shared_task(ignore_result=True)
 def flush_expired_tokens() -> None:
-    services.flush_expired_tokens()
+    token_families.flush_expired_tokens()

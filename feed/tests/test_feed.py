@@ -8,7 +8,7 @@ from django.utils import timezone
 from feed import selectors, services
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from feed.tests.factories import make_followers
-from interactions.services import drain_like_buffer
+from interactions.services.likes import drain_like_buffer
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from users.models import User

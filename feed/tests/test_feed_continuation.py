@@ -9,7 +9,7 @@ from django.utils import timezone
 from feed import heads, services
 from feed.models import FeedEntry, FeedFloor
 from feed.tests.test_feed import make_vip, read_all, vip_threshold  # noqa: F401
-from interactions.services import drain_like_buffer
+from interactions.services.likes import drain_like_buffer
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from users.models import User

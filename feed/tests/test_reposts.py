@@ -4,7 +4,7 @@ from django.test.utils import CaptureQueriesContext
 
 from feed.models import FeedEntry
 from feed.tests.test_feed import make_vip, vip_threshold  # noqa: F401 (a fixture)
-from interactions.services import drain_like_buffer
+from interactions.services.likes import drain_like_buffer
 from posts import services as post_services
 from posts.tests.factories import PostFactory
 from posts.tests.test_rendering import moderator  # noqa: F401 (a fixture)

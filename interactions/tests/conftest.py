@@ -3,7 +3,8 @@
 import pytest
 from django.conf import settings
 
-from interactions import like_buffer, services
+from interactions import like_buffer
+from interactions.services import likes
 from puppies.tests.support import WorkerProcess, worker_env
 
 
@@ -15,7 +16,7 @@ def buffer_redis():
 @pytest.fixture
 def drain(db):
     """drain() writes the like buffer to PostgreSQL here, as the beat task does."""
-    return services.drain_like_buffer
+    return likes.drain_like_buffer
 
 
 @pytest.fixture

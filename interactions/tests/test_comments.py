@@ -1,3 +1,4 @@
+import itertools
 import threading
 
 import pytest
@@ -5,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from interactions.models import Comment, Notification
+from interactions.models import LIVE_COMMENT_SQL, Comment, Notification, live_comment_q
 from interactions.tests.factories import CommentFactory
 from posts.models import Post
 from posts.tests.factories import PostFactory
@@ -329,3 +330,25 @@ def test_a_comment_costs_a_fixed_number_of_queries(as_user, user):
     # One statement, a transaction of its own (interactions.sql.CREATE_COMMENT): the post's
     # comment_count, the comment, the notification, the commenter's summary for the answer.
     assert statements == ["WITH"], statements
+
+
+def test_the_live_comment_rule_agrees_in_sql_and_orm_for_deleted_and_hidden():
+    now = timezone.now()
+    post = PostFactory()
+    comments = {
+        (deleted, hidden): CommentFactory(
+            post=post, deleted_at=now if deleted else None, hidden_at=now if hidden else None
+        )
+        for deleted, hidden in itertools.product((0, 1), (0, 1))
+    }
+
+    by_orm = set(Comment.objects.filter(live_comment_q(), post=post).values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id FROM {Comment._meta.db_table} c"  # noqa: S608
+            f" WHERE c.post_id = %s AND {LIVE_COMMENT_SQL}",
+            [post.pk],
+        )
+        by_sql = {pk for (pk,) in cursor.fetchall()}
+
+    assert by_orm == by_sql == {comments[(0, 0)].pk}

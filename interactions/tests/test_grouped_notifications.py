@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from interactions.models import Notification
-from interactions.services import drain_like_buffer, mark_notifications_read
+from interactions.services.likes import drain_like_buffer
+from interactions.services.notifications import mark_notifications_read
 from interactions.tests.factories import NotificationFactory
 from posts.tests.factories import PostFactory
 from users.tests.factories import UserFactory

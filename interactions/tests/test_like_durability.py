@@ -12,8 +12,8 @@ import threading
 import pytest
 from django.db import connection
 
-from interactions import services
 from interactions.models import Like
+from interactions.services import likes
 from posts.models import Post
 from posts.tests.factories import PostFactory
 from puppies.tests.support import wait_for
@@ -75,7 +75,7 @@ def test_likes_answered_2xx_survive_a_sigkill_of_the_buffer_redis(
     durable_redis.start()  # same port, same dir: it loads its AOF
     for thread in threads:
         thread.join(timeout=120)
-    services.drain_like_buffer()
+    likes.drain_like_buffer()
 
     assert len(answers) == FANS
     for status, body in answers.values():
@@ -87,7 +87,7 @@ def test_likes_answered_2xx_survive_a_sigkill_of_the_buffer_redis(
     assert Post.objects.get(pk=post.pk).like_count == len(liked)
     assert api.get(f"/v1/posts/{post.id}").json()["like_count"] == len(liked)
     # Nothing is left in the buffer to land later and change the count.
-    assert services.drain_like_buffer() == 0
+    assert likes.drain_like_buffer() == 0
 
 
 @pytest.fixture

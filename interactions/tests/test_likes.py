@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from interactions import like_buffer, services
+from interactions import like_buffer
 from interactions.models import Like, Notification
+from interactions.services import likes
 from interactions.tests.factories import LikeFactory
 from posts.models import Post
 from posts.tests.factories import PostFactory
@@ -37,8 +38,9 @@ def like_notifications(post) -> list[tuple[int, int]]:
     )
 
 
-def like(user, post, liked: bool = True) -> services.LikeState:
-    return services.like_post(user, post.pk) if liked else services.unlike_post(user, post.pk)
+def like(user, post, liked: bool = True) -> likes.LikeState:
+    set_like = likes.like_post if liked else likes.unlike_post
+    return set_like(user, post_id=post.pk)
 
 
 # --- the API -----------------------------------------------------------------------------
@@ -394,7 +396,7 @@ def test_concurrent_likes_and_a_concurrent_drain_are_exact():
     def drainer():
         try:
             while not stop.is_set():
-                services.drain_like_buffer()
+                likes.drain_like_buffer()
         finally:
             connection.close()
 
@@ -407,7 +409,7 @@ def test_concurrent_likes_and_a_concurrent_drain_are_exact():
         thread.join()
     stop.set()
     flusher.join()
-    services.drain_like_buffer()
+    likes.drain_like_buffer()
 
     assert created.count(True) == len(fans)
     assert rows(post) == {fan.id for fan in fans}
@@ -442,7 +444,7 @@ def test_with_redis_down_likes_go_straight_to_postgresql_with_the_same_answers(
     assert as_user.delete(likes_url(post)).status_code == 204
     assert rows(post) == set()
     assert api.get(f"/v1/posts/{post.id}").json()["like_count"] == 0
-    assert services.drain_like_buffer() == 0
+    assert likes.drain_like_buffer() == 0
     assert REGISTRY.get_sample_value("puppies_likes_written_directly_total") == (
         written_directly + 4
     )

@@ -22,6 +22,12 @@ from posts.models import MediaUpload
 _SALT = "posts.media.upload"
 
 
+class UploadLinkNotFound(NotFound):
+    """The one 404 of an upload link: forged, from before upload rows, or its upload gone."""
+
+    default_detail = "Upload link not found."
+
+
 @dataclass(frozen=True)
 class UploadGrant:
     """What a valid local link allows: one file of `content_type`, exactly `size` bytes."""
@@ -86,10 +92,10 @@ def read_grant(token: str) -> UploadGrant:
             {"token": ["This upload link has expired; create the post again."]}
         ) from None
     except signing.BadSignature:
-        raise NotFound("Upload link not found.") from None
+        raise UploadLinkNotFound from None
     try:
         return UploadGrant(
             upload_id=data["u"], post_id=data["p"], content_type=data["ct"], size=data["size"]
         )
     except (KeyError, TypeError):  # a link signed before upload rows existed
-        raise NotFound("Upload link not found.") from None
+        raise UploadLinkNotFound from None

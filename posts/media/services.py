@@ -73,7 +73,7 @@ def receive(token: str, *, content_type: str, content_length: str | None, body) 
     grant = links.read_grant(token)
     upload = MediaUpload.objects.filter(pk=grant.upload_id, post_id=grant.post_id).first()
     if upload is None or upload.state == State.EXPIRED:
-        raise NotFound("Upload link not found.")
+        raise links.UploadLinkNotFound
     if upload.state != State.PENDING:
         raise Conflict("This upload link was already used.", "upload_link_used")
     if content_type != grant.content_type:

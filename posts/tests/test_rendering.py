@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from interactions.services import drain_like_buffer
+from interactions.services.likes import drain_like_buffer
 from posts import rendering
 from posts.models import Post
 from posts.tests.factories import PostFactory

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from interactions import services as interactions
+from interactions.services import likes
 from posts import selectors, services
 from posts.models import Post
 from posts.tests.factories import PostFactory
@@ -66,7 +66,7 @@ def test_search_shows_the_callers_likes(client_for):
     reader = UserFactory()
     liked = PostFactory(content="beagle nose")
     other = PostFactory(content="beagle ears")
-    interactions.like_post(reader, liked.id)
+    likes.like_post(reader, post_id=liked.id)
 
     body = client_for(reader).get("/v1/search/posts", {"q": "beagle"}).json()
 

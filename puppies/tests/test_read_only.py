@@ -15,7 +15,7 @@ import pytest
 from django.db import connections
 from prometheus_client import REGISTRY
 
-from interactions.services import drain_like_buffer
+from interactions.services.likes import drain_like_buffer
 from posts.tests.factories import PostFactory
 from scripts.local_servers import PostgresServer, find_binary
 from users.tests.factories import UserFactory

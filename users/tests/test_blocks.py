@@ -11,7 +11,7 @@ from feed import services as feed_services
 from feed.models import FeedEntry, VipAuthor
 from feed.tests.factories import make_followers
 from interactions.models import Notification
-from interactions.services import drain_like_buffer
+from interactions.services.likes import drain_like_buffer
 from interactions.tests.factories import CommentFactory, NotificationFactory, ReportFactory
 from posts.models import Post
 from posts.tests.factories import PostFactory

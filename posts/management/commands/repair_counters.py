@@ -16,8 +16,8 @@ from django.db import OperationalError, connection, transaction
 from psycopg.errors import DeadlockDetected
 from tqdm import tqdm
 
-from interactions.models import Comment, Like, Repost
-from posts.models import Post
+from interactions.models import LIVE_COMMENT_SQL, Comment, Like, Repost
+from posts.models import VISIBLE_SQL, Post
 from users.models import Follow, User
 
 _DEADLOCK_RETRIES = 5
@@ -45,10 +45,9 @@ def _user_counts_sql() -> str:
                 WHERE follower_id > %(lo)s AND follower_id <= %(hi)s GROUP BY follower_id
             ) AS fg ON fg.id = u2.id
             LEFT JOIN (
-                SELECT author_id AS id, count(*) AS n FROM {posts}
-                WHERE author_id > %(lo)s AND author_id <= %(hi)s
-                  AND status = %(published)s AND deleted_at IS NULL AND hidden_at IS NULL
-                GROUP BY author_id
+                SELECT p.author_id AS id, count(*) AS n FROM {posts} AS p
+                WHERE p.author_id > %(lo)s AND p.author_id <= %(hi)s AND {VISIBLE_SQL}
+                GROUP BY p.author_id
             ) AS p ON p.id = u2.id
             WHERE u2.id > %(lo)s AND u2.id <= %(hi)s
         ) AS s
@@ -74,10 +73,9 @@ def _post_counts_sql() -> str:
                 WHERE post_id > %(lo)s AND post_id <= %(hi)s GROUP BY post_id
             ) AS l ON l.id = p2.id
             LEFT JOIN (
-                SELECT post_id AS id, count(*) AS n FROM {comments}
-                WHERE post_id > %(lo)s AND post_id <= %(hi)s
-                  AND deleted_at IS NULL AND hidden_at IS NULL
-                GROUP BY post_id
+                SELECT c.post_id AS id, count(*) AS n FROM {comments} AS c
+                WHERE c.post_id > %(lo)s AND c.post_id <= %(hi)s AND {LIVE_COMMENT_SQL}
+                GROUP BY c.post_id
             ) AS c ON c.id = p2.id
             LEFT JOIN (
                 SELECT post_id AS id, count(*) AS n FROM {reposts}
@@ -107,7 +105,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         for model, sql, extra in (
-            (User, _user_counts_sql(), {"published": Post.Status.PUBLISHED}),
+            (User, _user_counts_sql(), {}),
             (Post, _post_counts_sql(), {}),
         ):
             label = model._meta.verbose_name_plural

@@ -409,7 +409,7 @@ def round_trips(monkeypatch):
 
 
 def _warm_like_path(client, post):
-    from interactions.services import drain_like_buffer
+    from interactions.services.likes import drain_like_buffer
 
     client.post(f"/v1/posts/{post.pk}/likes")  # caches the rendering path's keys
     client.delete(f"/v1/posts/{post.pk}/likes")

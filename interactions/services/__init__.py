@@ -1,0 +1,2 @@
+"""Writes of interactions, one module per concern: import the one you use
+(`from interactions.services import likes`)."""
