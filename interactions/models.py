@@ -92,6 +92,7 @@ class Notification(models.Model):
         FOLLOW = "follow"
         COMMENT = "comment"
         MENTION = "mention"
+        REPOST = "repost"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
@@ -110,12 +111,12 @@ class Notification(models.Model):
     class Meta:
         indexes = [models.Index(F("recipient"), F("id").desc(), name="notification_inbox")]
         constraints = [
-            # a like or follow notifies once, however often it is undone and redone
+            # a like, follow or repost notifies once, however often it is undone and redone
             models.UniqueConstraint(
                 fields=["recipient", "actor", "type", "post"],
-                condition=models.Q(type__in=["like", "follow"]),
+                condition=models.Q(type__in=["like", "follow", "repost"]),
                 nulls_distinct=False,
-                name="notification_once_per_like_or_follow",
+                name="notification_once_per_like_follow_or_repost",
             ),
             # a mention notifies once per post body (or comment): editing a post back and
             # forth between "@someone" and plain text must not ping them again each time

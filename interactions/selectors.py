@@ -110,7 +110,7 @@ def _shown_notifications(recipient: User) -> QuerySet[Notification]:
 
 # Grouped per post and type (a follow has no post: one group). Comments and mentions each
 # carry their own text, so each is a group of its own.
-GROUPED_TYPES = (Notification.Type.LIKE, Notification.Type.FOLLOW)
+GROUPED_TYPES = (Notification.Type.LIKE, Notification.Type.REPOST, Notification.Type.FOLLOW)
 ACTORS_PER_GROUP = 3
 
 

@@ -22,7 +22,7 @@ def notify(
     post: Post | None = None,
     comment=None,
 ) -> None:
-    """Tell `recipient` what `actor` did; never about their own actions, likes and follows once."""
+    """Tell `recipient` what `actor` did; never about their own actions, likes, follows and reposts once."""
     recipient_id = recipient if isinstance(recipient, int) else recipient.pk
     if recipient_id == actor.pk:
         return

@@ -2,13 +2,15 @@
 
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from feed import services as feed
 from feed.models import OutboxEvent
 from interactions import sql, viewer_sets
+from interactions.models import Notification
+from interactions.services.notifications import notify
 from posts.models import Post
 from posts.rendering import post_changed
 from posts.selectors import PostNotFound
@@ -36,12 +38,14 @@ def repost_post(user: User, *, post: Post) -> RepostState:
         "kind": OutboxEvent.Kind.REPOST_PUBLISHED,
         "trace": tracing.traceparent(),
     }
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql.ADD_REPOST, params)
         row = cursor.fetchone()
-    if row is None:  # deleted or hidden meanwhile
-        raise PostNotFound
-    created, count, event_id, _ = row
+        if row is None:  # deleted or hidden meanwhile
+            raise PostNotFound
+        created, count, event_id, _ = row
+        if created:  # once per reposter and post, however often undone and redone
+            notify(post.author_id, actor=user, type=Notification.Type.REPOST, post=post)
     if created:
         feed.events_written([event_id])
         viewer_sets.changed_on_commit(user.pk, viewer_sets.REPOST, post.pk, present=True)

@@ -1,4 +1,5 @@
-"""GET /v1/notifications?grouped=true: likes per post and follows grouped, newest first."""
+"""GET /v1/notifications?grouped=true: likes and reposts per post, and follows, grouped,
+newest first."""
 
 from datetime import timedelta
 
@@ -133,3 +134,22 @@ def test_actors_are_the_newest_by_when_they_acted(as_user, user):
     [group] = grouped(as_user)["results"]
 
     assert [a["id"] for a in group["actors"]] == [late.id, middle.id, early.id]
+
+
+def test_reposts_notify_the_author_once_each_and_group_per_post(as_user, user, client_for):
+    post = PostFactory(author=user)
+    fans = UserFactory.create_batch(4)
+    for fan in fans:
+        assert client_for(fan).post(f"/v1/posts/{post.id}/reposts").status_code == 201
+    # undone and redone: no second notification
+    assert client_for(fans[0]).delete(f"/v1/posts/{post.id}/reposts").status_code == 204
+    assert client_for(fans[0]).post(f"/v1/posts/{post.id}/reposts").status_code == 201
+
+    (group,) = grouped(as_user)["results"]
+
+    assert (group["type"], group["post_id"], group["count"]) == ("repost", post.id, 4)
+    assert [a["id"] for a in group["actors"]] == [fans[3].id, fans[2].id, fans[1].id]
+    plain = as_user.get("/v1/notifications").json()["results"]
+    assert [n["type"] for n in plain] == ["repost"] * 4
+    # the reposters hear nothing of their own reposts
+    assert client_for(fans[0]).get("/v1/notifications").json()["results"] == []
