@@ -26,6 +26,7 @@ from feed import heads, sql
 from feed.metrics import FANOUT_LAG, FANOUT_ROWS
 from feed.models import DormantFeed, FeedEntry, OutboxEvent, VipAuthor
 from interactions.models import Repost
+from posts import rendering
 from posts.models import Post
 from posts.selectors import visible_posts
 from posts.serializers import FeedPostSerializer
@@ -185,6 +186,8 @@ def process_event(event_id: int) -> None:
     if event is None or event.processed_at is not None:
         return
     if event.kind == OutboxEvent.Kind.POST_PUBLISHED:
+        # Cached before the feeds show it: its first readers find it (the 201 did not).
+        rendering.cache_posts([event.post])
         push_post(event.post)
     elif event.kind == OutboxEvent.Kind.REPOST_PUBLISHED:
         push_repost(event.post, reposter_id=event.actor_id)

@@ -27,12 +27,12 @@ from collections.abc import Iterable, Sequence
 
 import orjson
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
 from interactions import selectors as interactions_selectors
 from interactions import viewer_sets
 from posts.models import Post
-from posts.selectors import PostNotFound
 from puppies import redis as puppies_redis
 from puppies.serializers import represent
 from users import hidden, revocations
@@ -177,21 +177,6 @@ _READ = puppies_redis.Script(
 local verdict = token_revoked(ARGV[1], ARGV[2])
 if verdict then return {'!auth', verdict} end
 return render(ARGV[3], ARGV[4], {unpack(ARGV, 5)})
-"""
-)
-
-
-# As _READ, for a post just published (KEYS: its entry, its version; ARGV[5] ttl, ARGV[6]
-# its entry, ARGV[7] "<id>:<author id>"): stored first unless a change already bumped its
-# version (no one can have read it before), so the 201 fills the cache in the same call.
-_READ_NEW = puppies_redis.Script(
-    revocations.LUA_CHECK
-    + LUA_RENDER
-    + """
-local verdict = token_revoked(ARGV[1], ARGV[2])
-if verdict then return {'!auth', verdict} end
-if not redis.call('GET', KEYS[2]) then redis.call('SET', KEYS[1], ARGV[6], 'EX', ARGV[5]) end
-return render(ARGV[3], ARGV[4], {ARGV[7]})
 """
 )
 
@@ -412,33 +397,25 @@ def render_post(viewer: User, post: Post | int) -> bytes | None:
     return rendered[0] if rendered else None
 
 
-def render_new_post(author: User, post: Post) -> bytes:
-    """The post `author` just published, as its creation answers it: rendered from the row
-    and cached in the one call that reads the author's card (nobody can have liked it)."""
-    from posts.serializers import PostBodySerializer
+def render_new_post(post: Post) -> bytes:
+    """The post just published (its author loaded, as posts.sql.PUBLISH_NEW reads them), as
+    its creation answers it: from the rows, with no call to the cache (nobody can have
+    liked, bookmarked or reposted it yet). The fan-out worker caches it (`cache_posts`)."""
+    from posts.serializers import AuthorSerializer, PostBodySerializer
 
     fragment = orjson.dumps(represent(PostBodySerializer, post))[1:-1]
-    key = post_key(post.pk)
-    args = [CACHE_TTL_S, b"0|%d|0|%s" % (post.author_id, fragment), f"{post.pk}:{post.author_id}"]
-    try:
-        read = _READ_NEW(
-            [key, version_key(key)],
-            [*revocations.pending_args(author), *render_args(author), *args],
-        )
-    except puppies_redis.Unavailable:
-        read = None
-    if read and read[0] == b"!auth":
-        revocations.settle(author, read[1])  # raises: the token was revoked
-    if read is None:
-        return render_posts(author, [post], only_visible=False, read=read)[0]
-    revocations.settle(author, None)
-    if not read[1]:  # changed already (edited, deleted): as a read renders it now
-        rendered = render_post(author, post.pk)
-        if rendered is None:
-            raise PostNotFound
-        return rendered
-    read[5:8] = [0, 0, 0]  # not liked, bookmarked or reposted: it did not exist a moment ago
-    return render_posts(author, [post], only_visible=False, read=read)[0]
+    card = orjson.dumps(represent(AuthorSerializer, post.author))
+    return _post_json(post.pk, card, fragment, 0, (False, False, False), False)
+
+
+def cache_posts(posts: Sequence[Post]) -> None:
+    """Cache posts just published (and their authors' summaries), as a read would: so that
+    their first readers find them (the fan-out worker, once the post is committed).
+
+    Passed on as lean rows (id and author): the bodies are read from PostgreSQL after
+    their versions, so a row loaded before an edit cannot be cached over it."""
+    lean = [Post.from_db(None, ["id", "author_id"], [post.pk, post.author_id]) for post in posts]
+    render_posts(AnonymousUser(), lean)
 
 
 def as_list(rendered: list[bytes]) -> bytes:

@@ -94,8 +94,13 @@ def _publish_new(author: User, content: str) -> Post:
         )
         row = cursor.fetchone()
     revocations.settled_by_sql(author, honoured=row is not None)
-    post.pk, event_id, _ = row
+    post.pk, event_id, _, username, display_name, avatar_url = row
     post._state.adding = False  # as if loaded: saving it again updates the row
+    # The author as the statement read them: the summary the 201 embeds, without a load.
+    post.author = User(
+        pk=author.pk, username=username, display_name=display_name, avatar_url=avatar_url
+    )
+    post.author._state.adding = False
     feed.events_written([event_id])
     return post
 

@@ -53,7 +53,7 @@ class PostCreateView(GenericAPIView):
             upload = upload_block(request, upload)
             return post_response(request, post, status.HTTP_201_CREATED, upload=upload)
         post = services.create_post(author=request.user, **data)
-        body = rendering.render_new_post(request.user, post)
+        body = rendering.render_new_post(post)
         return HttpResponse(body, status=status.HTTP_201_CREATED, content_type="application/json")
 
 

@@ -22,7 +22,8 @@ def notify(
     post: Post | None = None,
     comment=None,
 ) -> None:
-    """Tell `recipient` what `actor` did; never about their own actions, likes, follows and reposts once."""
+    """Tell `recipient` what `actor` did; never about their own actions, and of a like,
+    follow or repost once."""
     recipient_id = recipient if isinstance(recipient, int) else recipient.pk
     if recipient_id == actor.pk:
         return
