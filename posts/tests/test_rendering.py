@@ -84,9 +84,7 @@ def test_a_new_post_is_answered_and_cached_as_any_read_renders_it(
     assert detail(reader, created["id"])["content"] == "changed behind the cache"
 
 
-def test_a_new_post_is_cached_by_its_fan_out_not_its_201_and_an_edit_before_wins(
-    as_user, user
-):
+def test_a_new_post_is_cached_by_its_fan_out_not_its_201_and_an_edit_before_wins(as_user, user):
     post = Post.objects.create(author=user, content="v1")
     rendering.invalidate_posts([post.pk])  # an edit that committed before the worker ran
     stale = Post.objects.get(pk=post.pk)
