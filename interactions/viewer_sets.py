@@ -8,8 +8,8 @@ rendering reads from PostgreSQL anyway, and kept by the writes after their commi
 A build must never store what a write committed meanwhile replaced. Every write bumps
 `saved:{<user>}:gen` (after commit) and updates the set if it exists; the render that
 misses the set returns the generation it saw, and the build stores the set only if the
-generation is still that one (`_BUILD`): a write between the read of PostgreSQL and the
-store makes the store a no-op, and the next read builds again.
+generation is still that one (`puppies.redis.store_set_if_current`): a write between the
+read of PostgreSQL and the store makes the store a no-op, and the next read builds again.
 """
 
 import contextlib
@@ -51,15 +51,6 @@ end
 return 1
 """)
 
-# KEYS set, generation; ARGV the generation the members were read under, ttl, members.
-_BUILD = puppies_redis.Script("""
-if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SADD', KEYS[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-""")
-
 
 def changed(user_id: int, kind: str, post_id: int, *, present: bool) -> None:
     """The user's bookmark or repost of the post was just committed (or removed)."""
@@ -80,5 +71,6 @@ def build(user_id: int, generation: bytes, saved: list[tuple[str, int]]) -> None
         members = [TOO_MANY]
     else:
         members = [PRESENT, *(f"{kind}{post_id}" for kind, post_id in saved)]
-    with contextlib.suppress(puppies_redis.Unavailable):
-        _BUILD([set_key(user_id), gen_key(user_id)], [generation, SET_TTL_S, *members])
+    puppies_redis.store_set_if_current(
+        set_key(user_id), gen_key(user_id), version=generation, ttl_s=SET_TTL_S, members=members
+    )

@@ -164,6 +164,27 @@ def bump_versions(version_keys: Sequence[str], *, entry_ttl_s: int) -> None:
         _BUMP_VERSIONS(list(version_keys), [entry_ttl_s])
 
 
+# KEYS: a set, its version key. ARGV: the version its members were read under, ttl,
+# members. The set is stored only if that version is still current.
+_STORE_SET_IF_CURRENT = Script("""
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SADD', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+""")
+
+
+def store_set_if_current(
+    set_key: str, version_key: str, *, version: bytes, ttl_s: int, members: Sequence
+) -> None:
+    """Cache a per-user set read from PostgreSQL under `version` (read from `version_key`
+    before the database was), unless a write bumped the version since: a build that raced a
+    change never stores what the change replaced. Redis down: nothing is stored."""
+    with contextlib.suppress(Unavailable):
+        _STORE_SET_IF_CURRENT([set_key, version_key], [version, ttl_s, *members])
+
+
 def pipelined(
     build: Callable[[redis.client.Pipeline], None],
     scripts: Sequence[Script],

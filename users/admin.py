@@ -75,19 +75,11 @@ class UserAdmin(ModerationAdmin, BaseUserAdmin):
 
     @admin.display(description="blocked (by them)")
     def blocks_made(self, user: User) -> str:
-        blocks = Block.objects.filter(blocker=user).select_related("blocked")
-        return _listing(
-            (_user_link(b.blocked), f"since {b.created_at:%Y-%m-%d %H:%M}")
-            for b in blocks.order_by("-created_at")[:LISTED]
-        )
+        return _blocks(Block.objects.filter(blocker=user), other="blocked")
 
     @admin.display(description="blocked by")
     def blocks_received(self, user: User) -> str:
-        blocks = Block.objects.filter(blocked=user).select_related("blocker")
-        return _listing(
-            (_user_link(b.blocker), f"since {b.created_at:%Y-%m-%d %H:%M}")
-            for b in blocks.order_by("-created_at")[:LISTED]
-        )
+        return _blocks(Block.objects.filter(blocked=user), other="blocker")
 
     @admin.display(description="reports filed")
     def reports_filed(self, user: User) -> str:
@@ -141,6 +133,14 @@ def _listing(rows) -> str:
     """An HTML list of (link, note) rows; "none" when empty."""
     items = format_html_join("", "<li>{} {}</li>", rows)
     return format_html("<ul>{}</ul>", items) if items else "none"
+
+
+def _blocks(blocks, *, other: str) -> str:
+    """The blocks as links to the user on the `other` side, with when they began."""
+    return _listing(
+        (_user_link(getattr(b, other)), f"since {b.created_at:%Y-%m-%d %H:%M}")
+        for b in blocks.select_related(other).order_by("-created_at")[:LISTED]
+    )
 
 
 def _reports(reports) -> str:

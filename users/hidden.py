@@ -50,15 +50,6 @@ local function hidden_among(viewer, authors, some_unknown)
 end
 """
 
-# KEYS: the set, its version. ARGV: the version read under, ttl, ids. Stored if current.
-_FILL = puppies_redis.Script("""
-if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SADD', KEYS[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-""")
-
 
 def resolve(viewer_id: int | None, answer: list | None) -> set[int]:
     """The author ids hidden from the viewer, from what `hidden_among` answered (None:
@@ -73,8 +64,9 @@ def resolve(viewer_id: int | None, answer: list | None) -> set[int]:
     if answer is not None:
         ids = [_SENTINEL, *(b"%d" % user_id for user_id in hidden)]
         key = set_key(viewer_id)
-        with contextlib.suppress(puppies_redis.Unavailable):
-            _FILL([key, f"{key}:v"], [answer[1], TTL_S, *ids])
+        puppies_redis.store_set_if_current(
+            key, f"{key}:v", version=answer[1], ttl_s=TTL_S, members=ids
+        )
     return hidden
 
 
