@@ -103,10 +103,16 @@ class UserNotFound(NotFound):
     default_detail = "User not found."
 
 
-def get_user_or_404(viewer: User, *, user_id: int | None = None, username: str | None = None):
+def get_user_or_404(
+    viewer: User,
+    *,
+    user_id: int | None = None,
+    username: str | None = None,
+    with_blocked: bool = False,
+):
     """The user as GET /v1/users/{id} shows them to `viewer` (with is_following), or
-    UserNotFound."""
-    user = get_user(viewer, user_id=user_id, username=username)
+    UserNotFound; `with_blocked`: even with a block either way (to block or unblock)."""
+    user = get_user(viewer, user_id=user_id, username=username, with_blocked=with_blocked)
     if user is None:
         raise UserNotFound
     return user

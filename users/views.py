@@ -230,14 +230,6 @@ class FollowingView(_FollowListView):
 # --- blocks and mutes ----------------------------------------------------------------
 
 
-def _any_user_or_404(request, user_id: int) -> User:
-    """The user even if a block stands either way: blocking and unblocking still work."""
-    user = selectors.get_user(request.user, user_id=user_id, with_blocked=True)
-    if user is None:
-        raise selectors.UserNotFound
-    return user
-
-
 _RELATION_RESPONSES = {201: UserSerializer, 200: UserSerializer}
 
 
@@ -254,7 +246,7 @@ class BlockView(APIView):
     )
     def post(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        user = _any_user_or_404(request, user_id)
+        user = selectors.get_user_or_404(request.user, user_id=user_id, with_blocked=True)
         created = services.block_user(blocker=request.user, blocked=user)
         user.is_following = False  # the block removed it
         return Response(UserSerializer(user).data, status=201 if created else 200)
@@ -262,7 +254,10 @@ class BlockView(APIView):
     @extend_schema(responses={204: None}, tags=["users"])
     def delete(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        services.unblock_user(blocker=request.user, blocked=_any_user_or_404(request, user_id))
+        services.unblock_user(
+            blocker=request.user,
+            blocked=selectors.get_user_or_404(request.user, user_id=user_id, with_blocked=True),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -286,7 +281,10 @@ class MuteView(APIView):
     @extend_schema(responses={204: None}, tags=["users"])
     def delete(self, request, user_id: int):
         ratelimit.enforce(request, "follow", request.user.pk)
-        services.unmute_user(muter=request.user, muted=_any_user_or_404(request, user_id))
+        services.unmute_user(
+            muter=request.user,
+            muted=selectors.get_user_or_404(request.user, user_id=user_id, with_blocked=True),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
