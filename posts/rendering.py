@@ -401,11 +401,7 @@ def render_new_post(post: Post) -> bytes:
     """The post just published (its author loaded, as posts.sql.PUBLISH_NEW reads them), as
     its creation answers it: from the rows, with no call to the cache (nobody can have
     liked, bookmarked or reposted it yet). The fan-out worker caches it (`cache_posts`)."""
-    from posts.serializers import AuthorSerializer, PostBodySerializer
-
-    fragment = orjson.dumps(represent(PostBodySerializer, post))[1:-1]
-    card = orjson.dumps(represent(AuthorSerializer, post.author))
-    return _post_json(post.pk, card, fragment, 0, (False, False, False), False)
+    return _post_json(post.pk, _card(post.author), _fragment(post), 0, (False,) * 3, False)
 
 
 def cache_posts(posts: Sequence[Post]) -> None:
@@ -470,7 +466,6 @@ def _fill_misses(
 ) -> None:
     """Render from PostgreSQL what the cache lacked, and cache it: bodies, then cards
     (authors', and in a feed reposters')."""
-    from posts.serializers import AuthorSerializer, PostBodySerializer
 
     def body_needed(entry: _Entry) -> bool:
         # A tombstone answers "not visible" unless its author is the one asking.
@@ -489,7 +484,7 @@ def _fill_misses(
         )
     posts = [loaded[p] for p in need_body if p in loaded and loaded[p].deleted_at is None]
     for post in posts:
-        entry, fragment = entries[post.pk], orjson.dumps(represent(PostBodySerializer, post))[1:-1]
+        entry, fragment = entries[post.pk], _fragment(post)
         if post.is_visible:
             header = b"%d|%d|" % (post.author_id, post.like_count)
             fills.append((post_key(post.pk), entry.version, header + fragment))
@@ -510,9 +505,7 @@ def _fill_misses(
         user_ids = {int(e.body[0]) for e in need_card} | {user for user, _ in need_reposter}
         users = {p.author_id: p.author for p in loaded.values() if p.author_id in user_ids}
         users.update(User.objects.in_bulk(user_ids - users.keys()))
-        cards = {
-            user.pk: orjson.dumps(represent(AuthorSerializer, user)) for user in users.values()
-        }
+        cards = {user.pk: _card(user) for user in users.values()}
         for entry in need_card:
             entry.card = cards[int(entry.body[0])]
             # A card's version is unknown when neither the caller nor a cached post named
@@ -523,6 +516,20 @@ def _fill_misses(
             if entry.reposter_card is not None:
                 fills.append((_card_key(user_id), entry.reposter_card_version, entry.reposter_card))
     _fill(fills)
+
+
+def _fragment(post: Post) -> bytes:
+    """What the cache keeps of a post's own fields: its JSON without the braces."""
+    from posts.serializers import PostBodySerializer
+
+    return orjson.dumps(represent(PostBodySerializer, post))[1:-1]
+
+
+def _card(user: User) -> bytes:
+    """The author summary embedded in posts, as `card:{id}` caches it."""
+    from posts.serializers import AuthorSerializer
+
+    return orjson.dumps(represent(AuthorSerializer, user))
 
 
 def _fill(fills: list[tuple[str, object, bytes]]) -> None:
